@@ -1,0 +1,17 @@
+rule prepare_data:
+    """The notebook's split, label noise and normalisation for one seed."""
+    output:
+        npz=f"{DATA}.npz",
+        json=f"{DATA}.json",
+    params:
+        settings=nb.stage_settings(config, "data"),
+    log:
+        f"{LOGS}/prepare_data/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prepare_data/seed{{seed}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        f"{SCRIPTS}/prepare_data.py"

@@ -1,0 +1,65 @@
+rule train_baselines:
+    """Random forest and RBF SVC with scikit-learn's defaults, one seed."""
+    input:
+        data=rules.prepare_data.output.npz,
+    output:
+        f"{SEED_DIR}/baselines.csv",
+    params:
+        settings=nb.stage_settings(config, "baselines"),
+    log:
+        f"{LOGS}/train_baselines/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_baselines/seed{{seed}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/train_baselines.py"
+
+
+rule train_networks:
+    """Every network of one seed (both λ grids, on the training set and on the fit part
+    for validation) as one batched program; measurements before and after training."""
+    input:
+        data=rules.prepare_data.output.npz,
+    output:
+        networks=f"{SEED_DIR}/networks.csv",
+        validation=f"{SEED_DIR}/validation.csv",
+        curves=f"{SEED_DIR}/curves.csv",
+        weights=f"{SEED_DIR}/weights.npz",
+    params:
+        settings=nb.stage_settings(config, "networks"),
+    log:
+        f"{LOGS}/train_networks/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_networks/seed{{seed}}.tsv"
+    # torch uses min(threads, CPU count); 4 lets one job fill a laptop's cores.
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=1 if config["device"] == "cuda" else 0,
+    script:
+        f"{SCRIPTS}/train_networks.py"
+
+
+rule aggregate:
+    """All seeds joined: results/metrics.csv, selection.csv, curves.csv."""
+    input:
+        networks=per_seed(rules.train_networks.output.networks),
+        baselines=per_seed(rules.train_baselines.output[0]),
+        validation=per_seed(rules.train_networks.output.validation),
+        curves=per_seed(rules.train_networks.output.curves),
+    output:
+        metrics=METRICS,
+        selection=f"{RESULTS}/selection.csv",
+        curves=f"{RESULTS}/curves.csv",
+    log:
+        f"{LOGS}/aggregate.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        f"{SCRIPTS}/aggregate.py"
