@@ -1,0 +1,266 @@
+"""The report's figures from the study's results: each as a vector PDF (for LaTeX) and a
+PNG (embedded in the HTML report and in Snakemake's own report).
+
+Means and error bars (one standard deviation over seeds) come from
+:func:`tables.summary_by`, the same summary as the report's tables; diverged networks are
+left out, as there.
+
+By hand:  python scripts/figures.py --results results --config config.yaml
+"""
+
+import argparse
+import os
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on a cluster node
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import normbound as nb  # noqa: E402
+from tables import LABELS, PENALTIES, summary_by, trained  # noqa: E402
+
+COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
+QUANTITIES = {"grad": "Grad = mean ‖∇ₓf‖", "mix_norm": "‖W‖_Mix", "frob_bound": "√h ‖W‖_F"}
+QUANTITY_STYLE = {"grad": dict(marker="o", ls="-"), "mix_norm": dict(marker="s", ls="--"),
+                  "frob_bound": dict(marker="^", ls=":")}
+PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
+LAMBDA = "penalty strength λ"
+# Full text width of an A4 page with 2 cm margins, so figures print at 1:1 scale.
+WIDTH = 6.7
+# Reproducible files: no creation date or software version inside.
+PDF_METADATA = {"CreationDate": None, "Producer": None, "Creator": None}
+PNG_METADATA = {"Software": None}
+PNG_DPI = 160
+
+
+@dataclass
+class Study:
+    """The results a figure draws from."""
+
+    metrics: pd.DataFrame
+    selection: pd.DataFrame
+    curves: pd.DataFrame
+    notebook_lambdas: dict
+
+
+def style() -> None:
+    """Font sizes readable when the figure is printed at ``WIDTH`` inches."""
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 8,
+                         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+                         "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+                         "savefig.bbox": "tight", "figure.constrained_layout.use": True})
+
+
+def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
+    """A :func:`tables.summary_by` frame with one row per ``key``: columns mean/std per metric."""
+    return summary.pivot(index=key, columns="metric", values=["mean", "std"])
+
+
+def plain_log(ax, axis: str = "y") -> None:
+    """Log scale labelled with plain numbers (0.5, 1, 10), not 5 × 10⁻¹."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(ticker.NullFormatter())
+
+
+def mark_notebook_lambda(ax, lam: float) -> None:
+    ax.axvline(lam, color="0.5", lw=0.8, ls=(0, (2, 2)), zorder=0)
+    ax.annotate("notebook λ", (lam, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                textcoords="offset points", va="top", fontsize=7, color="0.4")
+
+
+def penalised(metrics: pd.DataFrame, model: str, columns) -> pd.DataFrame:
+    """Mean and std per λ of ``columns`` for ``model``'s trained, non-diverged networks."""
+    return wide(summary_by(trained(metrics)[lambda m: m["model"] == model], ["lam"], columns), "lam")
+
+
+def accuracy_vs_lambda(study: Study):
+    """Test (and training) accuracy against λ per penalty; baselines as bands."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
+    reference = wide(summary_by(trained(study.metrics), ["model"], ["test_acc"]), "model")
+    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+        for other in ("rf", "svc", "nn"):
+            if other in reference.index:
+                mean, std = reference.loc[other, ("mean", "test_acc")], reference.loc[other, ("std", "test_acc")]
+                ax.axhspan(mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=COLOURS[other], alpha=0.15, lw=0)
+                ax.axhline(mean, color=COLOURS[other], lw=1, label=f"{LABELS[other]} test (mean ± sd)")
+        if model in set(study.metrics["model"]):
+            s = penalised(study.metrics, model, ["test_acc", "train_acc"])
+            ax.errorbar(s.index, s[("mean", "test_acc")], s[("std", "test_acc")], color=COLOURS[model], marker="o",
+                        ms=4, capsize=2.5, label=f"{LABELS[model]} test")
+            ax.errorbar(s.index, s[("mean", "train_acc")], s[("std", "train_acc")], color=COLOURS[model], marker="o",
+                        ms=4, mfc="white", ls="--", capsize=2.5, label=f"{LABELS[model]} train")
+        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: λ·{'h‖W‖_F²' if penalty == 'frob' else '‖W‖_Mix²'}")
+    axes[0].set_ylabel("accuracy")
+    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
+    return fig
+
+
+def norms_vs_lambda(study: Study):
+    """Grad, ‖W‖_Mix and √h‖W‖_F against λ (log-log); the unpenalised NN as dashed lines."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), sharey=True)
+    quantities = list(QUANTITIES)
+    unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
+    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+        if model in set(study.metrics["model"]):
+            s = penalised(study.metrics, model, quantities)
+            for q, colour in zip(quantities, ("C0", "C1", "C2")):
+                ax.errorbar(s.index, s[("mean", q)], s[("std", q)], color=colour, ms=4, capsize=2.5,
+                            label=QUANTITIES[q], **QUANTITY_STYLE[q])
+                if "nn" in unpenalised.index:
+                    ax.axhline(unpenalised.loc["nn", ("mean", q)], color=colour, lw=0.8, ls=(0, (5, 3)), alpha=0.7)
+        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]} (thin dashed: NN without penalty)")
+        plain_log(ax)
+    axes[0].set_ylabel("value (mean ± sd over seeds)")
+    handles = {label: h for h, label in zip(*axes[0].get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
+def bound_chain(study: Study):
+    """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F) for every network, before and after
+    training: the bound chain holds where both ratios are at most 1."""
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.62, 3.4))
+    nets = study.metrics[study.metrics["model"].isin(nb.NETWORKS) & ~study.metrics["diverged"].astype(bool)]
+    x, y = nets["grad"] / nets["mix_norm"], nets["mix_norm"] / nets["frob_bound"]
+    ax.fill_between([0, 1], 0, 1, color="0.92", zorder=0, label="bound chain holds")
+    for model in nb.NETWORKS:
+        for phase, marker in PHASE_STYLE.items():
+            pick = (nets["model"] == model) & (nets["phase"] == phase)
+            if pick.any():
+                colour = dict(edgecolors=COLOURS[model]) if phase == "before" else dict(color=COLOURS[model])
+                ax.scatter(x[pick], y[pick], s=16, lw=0.8, alpha=0.8, label=f"{LABELS[model]}, {phase}",
+                           **marker, **colour)
+    ax.axvline(1, color="k", lw=0.8)
+    ax.axhline(1, color="k", lw=0.8)
+    ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel="Grad / ‖W‖_Mix", ylabel="‖W‖_Mix / (√h ‖W‖_F)",
+           title=f"{len(nets)} networks; largest ratios {x.max():.3f} and {y.max():.3f}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig
+
+
+def before_after(study: Study):
+    """Test accuracy and the three quantities before and after training (mean ± sd)."""
+    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTIES.items()}}
+    nets = study.metrics[~study.metrics["diverged"].astype(bool)]
+    nets = nets[[np.isclose(lam, lams.get(model, np.nan)) for model, lam in zip(nets["model"], nets["lam"])]]
+    models = [m for m in nb.NETWORKS if m in set(nets["model"])]
+    columns = ["test_acc", *QUANTITIES]
+    s = summary_by(nets, ["model", "phase"], columns).set_index(["model", "phase", "metric"])
+    fig, axes = plt.subplots(1, len(columns), figsize=(WIDTH, 2.6))
+    positions = np.arange(len(models))
+    for ax, column in zip(axes, columns):
+        for offset, phase, fill in ((-0.2, "before", "0.75"), (0.2, "after", None)):
+            rows = [s.loc[(m, phase, column)] for m in models]
+            ax.bar(positions + offset, [r["mean"] for r in rows], 0.38, yerr=[r["std"] for r in rows], capsize=2,
+                   color=[fill or COLOURS[m] for m in models], error_kw=dict(lw=0.8))
+        ax.set_xticks(positions, [LABELS[m] for m in models], rotation=30, ha="right")
+        ax.set_title("test accuracy" if column == "test_acc" else QUANTITIES[column])
+        if column != "test_acc":
+            plain_log(ax)
+        ax.grid(axis="x", visible=False)
+    axes[0].set_ylim(0, 1)
+    fig.supxlabel(f"grey: before training; colour: after (NN+Frob at λ={lams['nn_frob']:g}, "
+                  f"NN+Mix at λ={lams['nn_mix']:g}); mean ± sd over seeds", fontsize=8)
+    return fig
+
+
+def training_curves(study: Study):
+    """Hinge loss, test accuracy, Grad and ‖W‖_Mix during training (mean ± sd band)."""
+    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTIES.items()}}
+    curves = study.curves[study.curves["subset"] == "train"]
+    columns = {"train_loss": "training hinge loss", "test_acc": "test accuracy", "grad": QUANTITIES["grad"],
+               "mix_norm": QUANTITIES["mix_norm"]}
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 4.6), sharex=True)
+    for model, lam in lams.items():
+        mine = curves[(curves["model"] == model) & np.isclose(curves["lam"], lam)]
+        if mine.empty:
+            continue
+        s = wide(summary_by(mine, ["step"], list(columns)), "step")
+        label = LABELS[model] if model == "nn" else f"{LABELS[model]} (λ={lam:g})"
+        for ax, column in zip(axes.flat, columns):
+            mean, std = s[("mean", column)], s[("std", column)].fillna(0)
+            ax.plot(s.index, mean, color=COLOURS[model], lw=1.2, label=label)
+            ax.fill_between(s.index, mean - std, mean + std, color=COLOURS[model], alpha=0.2, lw=0)
+    for ax, (column, title) in zip(axes.flat, columns.items()):
+        ax.set_title(title)
+        if column != "test_acc":
+            plain_log(ax)
+    for ax in axes[1]:
+        ax.set_xlabel("Adam step")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
+def lambda_chosen(study: Study):
+    """Validation accuracy against λ for every seed, the chosen λ marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
+    selection = study.selection[~study.selection["diverged"].astype(bool)]
+    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+        mine = selection[selection["model"] == model]
+        for seed, runs in mine.groupby("seed"):
+            ax.plot(runs["lam"], runs["val_acc"], color="0.6", lw=0.8, zorder=1)
+        chosen = mine[mine["chosen"].astype(bool)]
+        ax.scatter(chosen["lam"], chosen["val_acc"], color=COLOURS[model], s=28, zorder=2,
+                   label=f"chosen λ ({len(chosen)} seeds)")
+        for lam, count in chosen["lam"].value_counts().items():
+            ax.annotate(f"{count}×", (lam, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                        textcoords="offset points", ha="center", fontsize=8, color=COLOURS[model])
+        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: one grey line per seed")
+        ax.legend(loc="lower right", frameon=False, bbox_to_anchor=(1, 0.08))
+    axes[0].set_ylabel("validation accuracy")
+    return fig
+
+
+FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
+                                   training_curves, lambda_chosen)}
+
+
+def save(fig, pdf: str, png: str) -> None:
+    fig.savefig(pdf, metadata=PDF_METADATA)
+    fig.savefig(png, dpi=PNG_DPI, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def make_figures(study: Study, outputs: dict) -> None:
+    """Draw every figure named in ``outputs`` (name -> (pdf path, png path))."""
+    style()
+    for name, (pdf, png) in outputs.items():
+        save(FIGURES[name](study), pdf, png)
+
+
+def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict) -> Study:
+    return Study(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), notebook_lambdas)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default="results", help="the workflow's results folder")
+    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    parser.add_argument("--only", nargs="*", choices=list(FIGURES), default=list(FIGURES), help="figures to draw")
+    args = parser.parse_args(argv)
+    outdir = os.path.join(args.results, "figures")
+    os.makedirs(outdir, exist_ok=True)
+    study = load_study(*(os.path.join(args.results, f"{n}.csv") for n in ("metrics", "selection", "curves")),
+                       nb.load_config(args.config)["notebook_lambdas"])
+    make_figures(study, {n: (os.path.join(outdir, f"{n}.pdf"), os.path.join(outdir, f"{n}.png")) for n in args.only})
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        nb.setup_logging(snakemake.log[0])
+        out = snakemake.output
+        study = load_study(snakemake.input.metrics, snakemake.input.selection, snakemake.input.curves,
+                           snakemake.params.notebook_lambdas)
+        make_figures(study, {n: (out[f"{n}_pdf"], out[f"{n}_png"]) for n in FIGURES})
+    else:
+        main()

@@ -1,0 +1,144 @@
+# Tables, figures and the report: results/report/report.html and (with LaTeX) report.pdf.
+import glob
+import shutil
+
+from snakemake.logging import logger
+
+import figures
+import tables
+
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+REPORT = f"{RESULTS}/report"
+REPORT_TEMPLATES = os.path.join(workflow.basedir, "..", "report")
+# The lead's speed measurements; the report's "Cost" section shows them when present.
+COST_FILES = sorted(glob.glob(os.path.join(workflow.basedir, "..", "benchmarks", "*.json")))
+LATEXMK = shutil.which("latexmk")
+LATEX_PACKAGES = (
+    "texlive-latex-base texlive-latex-recommended texlive-science latexmk"
+)
+
+# The PDF needs LaTeX, which the workflow does not install. Without latexmk the default
+# target is the HTML alone and this message says why; asking for report.pdf explicitly
+# fails with the same message (rule report_pdf).
+NO_LATEX = (
+    "latexmk not found: the report is built as HTML only, without report.pdf. "
+    f"On Debian/Ubuntu: apt-get install --no-install-recommends {LATEX_PACKAGES}"
+)
+REPORT_OUTPUTS = [f"{REPORT}/report.html"] + ([f"{REPORT}/report.pdf"] if LATEXMK else [])
+if not LATEXMK:
+    logger.warning(NO_LATEX)
+
+
+TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in tables.TABLE_NAMES}
+FIGURE_PDFS = {f"{name}_pdf": f"{FIGURES}/{name}.pdf" for name in figures.FIGURES}
+FIGURE_PNGS = {f"{name}_png": f"{FIGURES}/{name}.png" for name in figures.FIGURES}
+# The config keys that the notebook's settings name: a change reruns the tables.
+NOTEBOOK_SETTINGS = {key: config[key] for key in tables.load_reference()["settings"]}
+
+
+rule tables:
+    """Comparison tables (mean, sd, n, 95 % CI over seeds), seed 0 against the notebook,
+    and the diverged networks."""
+    input:
+        metrics=METRICS,
+        selection=rules.aggregate.output.selection,
+        reference=os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml"),
+    output:
+        **{
+            name: report(path, caption="../../report/captions/tables.rst", category="Tables")
+            for name, path in TABLE_FILES.items()
+        },
+    params:
+        settings=NOTEBOOK_SETTINGS,
+    log:
+        f"{LOGS}/tables.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        f"{SCRIPTS}/tables.py"
+
+
+rule figures:
+    """Every figure of the report, as PDF (LaTeX) and PNG (HTML)."""
+    input:
+        metrics=METRICS,
+        selection=rules.aggregate.output.selection,
+        curves=rules.aggregate.output.curves,
+    output:
+        **FIGURE_PDFS,
+        # Snakemake's own report embeds the PNGs.
+        **{
+            key: report(path, caption=f"../../report/captions/{key[:-4]}.rst", category="Figures")
+            for key, path in FIGURE_PNGS.items()
+        },
+    params:
+        notebook_lambdas=config["notebook_lambdas"],
+    log:
+        f"{LOGS}/figures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/figures.py"
+
+
+rule report:
+    """report.html (self-contained) and report.tex, from the tables, figures, theory
+    outputs (rules/theory.smk's THEORY_OUTPUTS, when that file is included) and the
+    benchmark files."""
+    input:
+        **TABLE_FILES,
+        **FIGURE_PDFS,
+        **FIGURE_PNGS,
+        # A function, so THEORY_OUTPUTS is looked up after every rules file is included.
+        theory=lambda wildcards: globals().get("THEORY_OUTPUTS", []),
+        templates=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "*.j2"))),
+        captions=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "captions", "*.rst"))),
+        cost=COST_FILES,
+    output:
+        html=report(f"{REPORT}/report.html", caption="../../report/captions/report.rst", category="Report"),
+        tex=f"{REPORT}/report.tex",
+    params:
+        # The whole config: the report shows it, so any change renders it again.
+        config=config,
+        figures=list(figures.FIGURES),
+        benchmarks=BENCHMARKS,
+    log:
+        f"{LOGS}/report.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/make_report.py"
+
+
+rule report_pdf:
+    """report.pdf by latexmk; without latexmk the job fails saying what to install."""
+    input:
+        tex=rules.report.output.tex,
+        figures=list(FIGURE_PDFS.values()),
+        theory=lambda wildcards: [p for p in globals().get("THEORY_OUTPUTS", []) if p.endswith(".pdf")],
+    output:
+        f"{REPORT}/report.pdf",
+    params:
+        latexmk=LATEXMK or "",
+        missing=NO_LATEX,
+    log:
+        f"{LOGS}/report_pdf.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        """
+        if [ -z "{params.latexmk}" ]; then echo "{params.missing}" | tee {log} >&2; exit 1; fi
+        cd $(dirname {input.tex})
+        {params.latexmk} -pdf -interaction=nonstopmode -halt-on-error $(basename {input.tex}) > $OLDPWD/{log} 2>&1 \
+            || {{ tail -n 40 $OLDPWD/{log} >&2; exit 1; }}
+        {params.latexmk} -c $(basename {input.tex}) >> $OLDPWD/{log} 2>&1
+        """
