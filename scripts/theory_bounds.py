@@ -1,0 +1,326 @@
+"""Exercise 2, checked by computation: how tight are the bounds on ‖∂f/∂x‖?
+
+For f(x) = Σ_j s_j relu(W_j x + b_j), ∂f/∂x_i = Σ_j s_j 1[a_j > 0] W_ji, hence
+‖∂f/∂x‖ ≤ ‖W‖_Mix ≤ √h ‖W‖_F. Between the two ends sits the largest gradient over all 2^h
+activation patterns, max_a ‖Σ_j a_j s_j W_j‖. That maximum bounds the gradient at every x
+(every reachable pattern is one of the 2^h); it equals max_x ‖∂f/∂x‖ when every pattern is
+reachable, which holds when W has full row rank h ≤ d (then W x + b can take any signs).
+
+Measured here, on random weight families and on every trained network of the study:
+Grad (mean ‖∂f/∂x‖ over inputs) / ‖W‖_Mix and ‖W‖_Mix / (√h ‖W‖_F); for small widths the
+exact pattern maximum by enumeration; for wide networks a lower bound on it by ascent.
+Writes a JSON of results and two figures (PDF and PNG each).
+
+By hand:  python scripts/theory_bounds.py --metrics results/metrics.csv \\
+              --weights results/seed0/weights.npz --json bounds.json --figdir figures
+"""
+
+import argparse
+import itertools
+import os
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+import figures  # noqa: E402
+import normbound as nb  # noqa: E402
+
+# Random families. "Units" are the hidden units j (rows of the stored (h, d) array, columns
+# W_:,j of the sheet's d x h matrix); "inputs" are the rows W_i,: of the sheet's matrix.
+FAMILIES = {
+    "dense": "dense Gaussian",
+    "sparse": "sparse (10 % nonzero)",
+    "few_units": "a few large units",
+    "equal_inputs": "equal magnitudes per input",
+    "aligned": "aligned signs (s_j W_ji ≥ 0)",
+}
+INPUTS = 30  # d, as the breast-cancer data
+WIDE = 100  # h of the study's networks
+WIDE_COUNT = 100  # networks per family at h = WIDE
+WIDTHS = (2, 4, 8, 12, 16)  # enumerated exactly: 2^16 patterns is still cheap
+NARROW_COUNT = 30  # networks per family and width
+POINTS = 1000  # inputs x ~ N(0, I) at which Grad is averaged (the study's data are standardised)
+SEARCH_STARTS = 64  # random starting directions of the pattern ascent (plus one per unit)
+SEARCH_ITERS = 30
+FIGURES = ("bound_ratios", "pattern_gap")
+
+
+def random_weights(family, count, hidden, inputs, gen):
+    """``count`` weight matrices ``(count, hidden, inputs)`` of one family, float64."""
+    shape = (count, hidden, inputs)
+    G = torch.randn(shape, generator=gen, dtype=torch.float64)
+    if family == "dense":
+        return G
+    if family == "sparse":
+        return G * (torch.rand(shape, generator=gen, dtype=torch.float64) < 0.1)
+    if family == "few_units":
+        # One unit in twenty (at least one) is ten times larger than the rest.
+        large = max(1, hidden // 20)
+        scale = torch.ones(count, hidden, 1, dtype=torch.float64)
+        scale[:, :large] = 10.0
+        return G * scale
+    if family == "equal_inputs":
+        # |W_ji| = c_i for every unit j, random signs: ‖W_i,:‖₁ = √h ‖W_i,:‖₂ for each input i.
+        signs = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+        return signs * G[:, :1].abs()
+    if family == "aligned":
+        return nb.output_signs(hidden, torch.float64)[:, None] * G.abs()
+    raise ValueError(f"unknown family {family!r} (one of {', '.join(FAMILIES)})")
+
+
+def random_biases(W, gen):
+    """b_j = ‖W_j‖ g_j, g ~ N(0, 1): for x ~ N(0, I) each unit is active about half the time."""
+    return W.norm(dim=-1) * torch.randn(W.shape[:2], generator=gen, dtype=W.dtype)
+
+
+def all_patterns(hidden):
+    """Every activation pattern a ∈ {0, 1}^h as rows of a ``(2^h, h)`` float64 tensor."""
+    codes = torch.arange(2**hidden)
+    return ((codes[:, None] >> torch.arange(hidden)) & 1).to(torch.float64)
+
+
+def pattern_max(W, s):
+    """max over all a ∈ {0, 1}^h of ‖Σ_j a_j s_j W_j‖, by enumeration, per network.
+
+    ``W (M, h, d)``; returns ``(M,)``. The maximum over ALL patterns: an upper bound of the
+    maximum over the patterns some input reaches (equal when all are reachable)."""
+    patterns = all_patterns(W.shape[1])
+    # One network at a time: 2^16 patterns x 30 inputs is 16 MB; a batch would multiply it.
+    return torch.stack([(patterns @ (s[:, None] * w)).norm(dim=-1).max() for w in W])
+
+
+def pattern_search(W, s, gen, starts=SEARCH_STARTS, iters=SEARCH_ITERS):
+    """A lower bound on :func:`pattern_max` for wide networks, by ascent.
+
+    max_a ‖Σ_j a_j v_j‖ (v_j = s_j W_j) equals max over unit u of Σ_j relu(v_j · u). From a
+    direction u, the best pattern is a = 1[v · u > 0] and the best direction for that pattern
+    is g = Σ_j a_j v_j; alternating the two never decreases ‖g‖. Starts: ``starts`` random
+    directions and every v_j. Returns the best ‖g‖ found ``(M,)``."""
+    V = s[:, None] * W  # (M, h, d)
+    U = torch.cat([torch.randn(len(W), starts, W.shape[-1], generator=gen, dtype=W.dtype), V], dim=1)
+    best = torch.zeros(len(W), dtype=W.dtype)
+    for _ in range(iters):
+        G = (U @ V.transpose(1, 2) > 0).to(W.dtype) @ V  # (M, S, d)
+        norms = G.norm(dim=-1)
+        best = torch.maximum(best, norms.max(1).values)
+        U = G / norms.clamp_min(1e-300)[..., None]
+    return best
+
+
+def measure_random(W, b, X, gen, exact):
+    """The chain for random networks: mean and largest ‖∂f/∂x‖ over ``X``, the pattern
+    maximum (``exact``: enumeration; otherwise the ascent's lower bound), the norms."""
+    s = nb.output_signs(W.shape[1], W.dtype)
+    norms = nb.input_gradients(W, b, s, X).norm(dim=-1)  # (N, M)
+    out = dict(grad=norms.mean(0), grad_max=norms.max(0).values, mix_norm=nb.mixed_norm(W),
+               frob_bound=nb.frobenius_bound(W), spectral_bound=nb.spectral_bound(W),
+               pattern_search=pattern_search(W, s, gen))
+    if exact:
+        out["pattern_max"] = pattern_max(W, s)
+        # Every pattern is reachable when the nonzero units' weights are linearly independent.
+        nonzero = (W.abs().sum(-1) > 0).sum(-1)
+        out["all_reachable"] = (torch.linalg.matrix_rank(W) == nonzero).to(W.dtype)
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def chain_violations(m):
+    """The links of the bound chain that fail, beyond float tolerance, as messages."""
+    bad = nb.bound_violations(m)
+    links = [("pattern_search", "mix_norm")]
+    if "pattern_max" in m:
+        links += [("grad_max", "pattern_max"), ("pattern_search", "pattern_max"), ("pattern_max", "mix_norm")]
+    for lower, upper in links:
+        over = m[lower] > m[upper] * (1 + nb.BOUND_RTOL) + 1e-12
+        bad += [f"network {i}: {lower}={m[lower][i]:.9g} > {upper}={m[upper][i]:.9g}" for i in np.flatnonzero(over)]
+    return bad
+
+
+def random_study(seed=0):
+    """Every random family at the study's width and at the enumerable widths: one table row
+    per network. Raises if any link of the bound chain fails."""
+    rows = []
+    for (f, family), hidden in itertools.product(enumerate(FAMILIES), (WIDE, *WIDTHS)):
+        gen = torch.Generator().manual_seed(seed * 1_000_000 + f * 1_000 + hidden)
+        count = WIDE_COUNT if hidden == WIDE else NARROW_COUNT
+        W = random_weights(family, count, hidden, INPUTS, gen)
+        b = random_biases(W, gen)
+        X = torch.randn(POINTS, INPUTS, generator=gen, dtype=torch.float64)
+        m = measure_random(W, b, X, gen, exact=hidden != WIDE)
+        bad = chain_violations(m)
+        if bad:
+            raise RuntimeError(f"bound chain violated, family {family}, h = {hidden}:\n" + "\n".join(bad))
+        rows += [dict(family=family, hidden=hidden, **{k: float(v[i]) for k, v in m.items()}) for i in range(count)]
+    return add_ratios(pd.DataFrame(rows))
+
+
+def trained_study(metrics_path, weights_paths, seed=0):
+    """The study's networks on the whole training set: their metrics rows (before and after
+    training), plus the pattern ascent on the trained weights. One row per network and phase."""
+    metrics = pd.read_csv(metrics_path)
+    metrics = metrics[metrics.model.isin(nb.NETWORKS) & ~metrics.diverged.astype(bool)].copy()
+    gen = torch.Generator().manual_seed(seed)
+    found = []
+    for path in weights_paths:
+        with np.load(path) as z:
+            keep = z["subset"] == "train"
+            W = torch.as_tensor(z["W"][keep], dtype=torch.float64)
+            s = nb.output_signs(W.shape[1], W.dtype)
+            found.append(pd.DataFrame(dict(
+                seed=int(os.path.basename(os.path.dirname(path)).removeprefix("seed")),
+                model=z["model"][keep], lam=z["lam"][keep], phase="after",
+                pattern_search=pattern_search(W, s, gen).numpy())))
+    search = pd.concat(found, ignore_index=True)
+    metrics["lam"] = metrics.lam.fillna(0.0).round(12)
+    search["lam"] = search.lam.round(12)
+    table = metrics.merge(search, on=["seed", "model", "lam", "phase"], how="left")
+    bad = chain_violations({k: table[k].to_numpy() for k in
+                            ("grad", "grad_max", "mix_norm", "frob_bound", "spectral_bound")}
+                           | {"pattern_search": table.pattern_search.fillna(0).to_numpy()})
+    if bad:
+        raise RuntimeError("bound chain violated on trained networks:\n" + "\n".join(bad))
+    return add_ratios(table)
+
+
+def add_ratios(table):
+    """The ratios the report discusses, each ≤ 1 by the bound chain."""
+    table = table.copy()
+    table["grad_over_mix"] = table.grad / table.mix_norm
+    table["grad_max_over_mix"] = table.grad_max / table.mix_norm
+    table["search_over_mix"] = table.pattern_search / table.mix_norm
+    table["mix_over_frob"] = table.mix_norm / table.frob_bound
+    if "pattern_max" in table:
+        table["grad_max_over_pattern"] = table.grad_max / table.pattern_max
+        table["pattern_over_mix"] = table.pattern_max / table.mix_norm
+    return table
+
+
+RATIOS = ("grad_over_mix", "grad_max_over_mix", "search_over_mix", "mix_over_frob")
+NARROW_RATIOS = ("grad_max_over_pattern", "pattern_over_mix", "mix_over_frob")
+
+
+def spread(values):
+    """Median, smallest and largest of a column, for the report."""
+    values = pd.Series(values).dropna()
+    return dict(median=float(values.median()), min=float(values.min()), max=float(values.max()), count=len(values))
+
+
+def summarise(random, trained):
+    """The tables the report shows, computed from the per-network rows."""
+    wide = random[random.hidden == WIDE]
+    narrow = random[random.hidden != WIDE]
+    families = {f: {r: spread(wide[wide.family == f][r]) for r in RATIOS} for f in FAMILIES}
+    enumeration = {f: {str(h): dict(**{r: spread(g[r]) for r in NARROW_RATIOS},
+                                    all_reachable=float(g.all_reachable.mean()))
+                       for h, g in narrow[narrow.family == f].groupby("hidden")} for f in FAMILIES}
+    groups = trained.assign(group=np.where(trained.phase == "before", "before", trained.model))
+    by_model = {name: {r: spread(g[r]) for r in RATIOS} for name, g in groups.groupby("group", sort=False)}
+    by_lam = [dict(model=m, lam=float(l), **{r: float(g[r].median()) for r in RATIOS})
+              for (m, l), g in trained[trained.phase == "after"].groupby(["model", "lam"])]
+    return dict(families=families, enumeration=enumeration, trained=by_model, trained_by_lam=by_lam,
+                networks_checked=dict(random=len(random), trained=len(trained)),
+                narrow_all_reachable=float(narrow.all_reachable.mean()),
+                search_matches_enumeration=float((narrow.pattern_search >= narrow.pattern_max * (1 - 1e-9)).mean()))
+
+
+COLOURS = dict(zip(FAMILIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")))
+
+
+def plot_ratios(random, trained, path_stem):
+    """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F): (a) random families, (b) trained networks."""
+    fig, axes = plt.subplots(1, 2, figsize=(figures.WIDTH, 3.3), sharex=True, sharey=True)
+    wide = random[random.hidden == WIDE]
+    for family, label in FAMILIES.items():
+        g = wide[wide.family == family]
+        axes[0].scatter(g.mix_over_frob, g.grad_over_mix, s=10, alpha=0.6, color=COLOURS[family], label=label)
+    axes[0].set_title(f"(a) random families, h = {WIDE}")
+    ax = axes[1]
+    before = trained[trained.phase == "before"]
+    ax.scatter(before.mix_over_frob, before.grad_over_mix, s=28, color="grey", marker="x", label="before training")
+    after = trained[trained.phase == "after"]
+    styles = dict(nn=("black", "o", "no penalty"), nn_frob=("Blues", "s", "Frobenius penalty"),
+                  nn_mix=("Oranges", "^", "mixed-norm penalty"))
+    for model, (colour, marker, label) in styles.items():
+        g = after[after.model == model]
+        if model == "nn":
+            ax.scatter(g.mix_over_frob, g.grad_over_mix, s=28, color=colour, marker=marker, label=label)
+            continue
+        # Darker = larger λ; rank, not value, so every λ of the grid gets its own shade.
+        shade = g.lam.rank(method="dense") / max(1, g.lam.nunique())
+        ax.scatter(g.mix_over_frob, g.grad_over_mix, s=28, c=plt.get_cmap(colour)(0.35 + 0.65 * shade),
+                   marker=marker, edgecolor="none", label=f"{label}")
+    ax.set_title("(b) the study's networks")
+    for ax in axes:
+        ax.set(yscale="log", xlim=(0, 1.05), xlabel="‖W‖_Mix / (√h ‖W‖_F)")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ax.axvline(1, color="grey", lw=0.6)
+        ax.legend(fontsize=6, loc="lower left")
+    axes[0].set_ylabel("Grad / ‖W‖_Mix")
+    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+
+
+def plot_gap(random, path_stem):
+    """The gap from the sampled gradient to √h‖W‖_F split into three factors, against h."""
+    narrow = random[random.hidden != WIDE]
+    fig, axes = plt.subplots(1, 3, figsize=(figures.WIDTH, 2.9), sharey=True)
+    titles = dict(grad_max_over_pattern="(a) sampled max / pattern max",
+                  pattern_over_mix="(b) pattern max / ‖W‖_Mix",
+                  mix_over_frob="(c) ‖W‖_Mix / (√h ‖W‖_F)")
+    for ax, (ratio, title) in zip(axes, titles.items()):
+        for family, label in FAMILIES.items():
+            g = narrow[narrow.family == family].groupby("hidden")[ratio]
+            q = g.quantile([0.1, 0.5, 0.9]).unstack()
+            ax.plot(q.index, q[0.5], marker="o", ms=4, color=COLOURS[family], label=label)
+            ax.fill_between(q.index, q[0.1], q[0.9], color=COLOURS[family], alpha=0.15)
+        ax.set(title=title, xlabel="hidden units h", xticks=WIDTHS, ylim=(0, 1.05))
+    axes[0].set_ylabel("ratio (median, 10–90 %)")
+    axes[2].legend(fontsize=6, loc="lower left")
+    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+
+
+def theory_bounds(metrics_path, weights_paths, json_path, figdir, seed=0, threads=1):
+    """Run every measurement of exercise 2 and write ``json_path`` and the figures."""
+    torch.set_num_threads(threads)
+    random = random_study(seed)
+    trained = trained_study(metrics_path, weights_paths, seed)
+    os.makedirs(figdir, exist_ok=True)
+    figures.style()  # the report's figure style and reproducible metadata
+    plot_ratios(random, trained, os.path.join(figdir, FIGURES[0]))
+    plot_gap(random, os.path.join(figdir, FIGURES[1]))
+    result = dict(
+        settings=dict(families=list(FAMILIES.items()), inputs=INPUTS, wide=WIDE, wide_count=WIDE_COUNT, widths=WIDTHS,
+                      narrow_count=NARROW_COUNT, points=POINTS, search_starts=SEARCH_STARTS,
+                      search_iters=SEARCH_ITERS, seed=seed),
+        summary=summarise(random, trained),
+    )
+    os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
+    nb.write_json(json_path, result)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", required=True, help="the study's results/metrics.csv")
+    parser.add_argument("--weights", required=True, nargs="+", help="results/seed*/weights.npz")
+    parser.add_argument("--json", required=True, help="output: results as JSON")
+    parser.add_argument("--figdir", required=True, help="output folder for the figures")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random families (default: 0)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    args = parser.parse_args(argv)
+    nb.setup_logging()
+    theory_bounds(args.metrics, args.weights, args.json, args.figdir, args.seed, args.threads)
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        nb.setup_logging(snakemake.log[0])
+        theory_bounds(snakemake.input.metrics, snakemake.input.weights, snakemake.output.json,
+                      os.path.dirname(snakemake.output.figures[0]), threads=snakemake.threads)
+    else:
+        main()

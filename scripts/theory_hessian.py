@@ -1,0 +1,291 @@
+"""Exercise 1, checked by computation: the conditioning of the linear model's objective.
+
+J(w) = E[½ (1 − (wᵀx + b) t)²] with t ∈ {−1, 1}. Because t² = 1 its Hessian in w is
+E[x xᵀ], whatever the labels; for x ~ N(μ, σ²I) that is σ²I + μμᵀ, with eigenvalues
+σ² + ‖μ‖² (along μ) and σ² (d − 1 times), so the condition number is 1 + ‖μ‖²/σ².
+
+This script measures it: the autograd Hessian of the empirical objective against the
+sample's E[x xᵀ] and against the closed form, over a grid of ‖μ‖/σ, dimensions and sample
+sizes; gradient descent and Adam steps to a fixed tolerance against the condition number;
+and the condition number of a dataset's E[x xᵀ] before and after normalisation.
+Writes a JSON of results and two figures (PDF and PNG each).
+
+By hand:  python scripts/theory_hessian.py --json hessian.json --figdir figures
+"""
+
+import argparse
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import figures  # noqa: E402
+import normbound as nb  # noqa: E402
+
+# The measured grid. Sample sizes reach 10^5 so the error's n^(-1/2) decay is visible over
+# three decades; d = 30 is the breast-cancer input dimension.
+RATIOS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # ‖μ‖/σ
+DIMS = (2, 10, 30)
+SIZES = (100, 1_000, 10_000, 100_000)
+SIGMA = 1.5  # not 1, so a formula that drops σ² would show
+# Optimiser comparison: one problem per ratio, solved to a relative suboptimality TOL.
+OPT_RATIOS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0)
+OPT_DIM, OPT_SIZE, OPT_TOL, OPT_MAX_STEPS = 10, 10_000, 1e-6, 20_000
+ADAM_LRS = tuple(10.0 ** np.arange(-3.0, 0.01, 0.5))  # Adam gets its best rate from this grid
+FIGURES = ("hessian_convergence", "optimiser_steps")
+
+
+def draw_data(n, d, ratio, sigma, seed):
+    """``X (n, d)`` ~ N(μ, σ²I) with ‖μ‖ = ratio·σ along a random direction, labels
+    ``t (n,)`` in {−1, 1} from a random hyperplane through μ (so the problem has signal; the
+    Hessian does not depend on t). Returns ``X, t, mu`` as float64 tensors."""
+    gen = torch.Generator().manual_seed(seed)
+    direction = torch.randn(d, generator=gen, dtype=torch.float64)
+    mu = ratio * sigma * direction / direction.norm()
+    X = mu + sigma * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    normal = torch.randn(d, generator=gen, dtype=torch.float64)
+    t = torch.where((X - mu) @ normal >= 0, 1.0, -1.0).to(torch.float64)
+    return X, t, mu
+
+
+def objective(w, X, t, b=0.0):
+    """The exercise's J(w) = mean of ½ (1 − (wᵀx + b) t)² over the sample."""
+    return 0.5 * ((1 - (X @ w + b) * t) ** 2).mean()
+
+
+def autograd_hessian(X, t, b=0.0):
+    """∂²J/∂w² by automatic differentiation, at w = 0 (J is quadratic: any w gives the same)."""
+    w0 = torch.zeros(X.shape[1], dtype=X.dtype)
+    return torch.autograd.functional.hessian(lambda w: objective(w, X, t, b), w0, vectorize=True)
+
+
+def second_moment(X):
+    """The sample's E[x xᵀ] = XᵀX / n."""
+    return X.T @ X / len(X)
+
+
+def closed_form_hessian(mu, sigma):
+    """σ²I + μμᵀ, the Hessian of J for x ~ N(μ, σ²I)."""
+    return sigma**2 * torch.eye(len(mu), dtype=mu.dtype) + torch.outer(mu, mu)
+
+
+def condition_number(H):
+    """λ_max / λ_min of a symmetric positive (semi)definite matrix."""
+    eig = torch.linalg.eigvalsh(H)
+    return float(eig[-1] / eig[0])
+
+
+def hessian_row(n, d, ratio, sigma, seed):
+    """One grid point: the autograd Hessian against E[x xᵀ] and against σ²I + μμᵀ."""
+    X, t, mu = draw_data(n, d, ratio, sigma, seed)
+    H_auto = autograd_hessian(X, t)
+    H_true = closed_form_hessian(mu, sigma)
+    eig = torch.linalg.eigvalsh(H_auto)
+    kappa_true = 1 + ratio**2
+    kappa = float(eig[-1] / eig[0])
+    return dict(
+        ratio=ratio, d=d, n=n, seed=seed,
+        eig_max=float(eig[-1]), eig_min=float(eig[0]),
+        eig_max_theory=sigma**2 + float(mu @ mu), eig_min_theory=sigma**2,
+        condition=kappa, condition_theory=kappa_true,
+        condition_rel_error=abs(kappa - kappa_true) / kappa_true,
+        # Spectral norm: the error that moves the eigenvalues (Weyl's inequality).
+        hessian_rel_error=float(torch.linalg.matrix_norm(H_auto - H_true, ord=2)
+                                / torch.linalg.matrix_norm(H_true, ord=2)),
+        autograd_vs_moment=float((H_auto - second_moment(X)).abs().max()),
+        closed_form_eigs_ok=bool(torch.allclose(torch.linalg.eigvalsh(H_true)[[0, -1]],
+                                                torch.tensor([sigma**2, sigma**2 + float(mu @ mu)],
+                                                             dtype=torch.float64))),
+    )
+
+
+def hessian_grid(ratios=RATIOS, dims=DIMS, sizes=SIZES, sigma=SIGMA, seed=0):
+    """Every grid point, each with its own seed derived from ``seed``."""
+    rows = []
+    for i, (d, n, ratio) in enumerate((d, n, r) for d in dims for n in sizes for r in ratios):
+        rows.append(hessian_row(n, d, ratio, sigma, seed * 10_000 + i))
+    return rows
+
+
+def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OPT_TOL,
+                   max_steps=OPT_MAX_STEPS, adam_lrs=ADAM_LRS, seed=0):
+    """Gradient descent (step 1/λ_max) and Adam (best rate of ``adam_lrs``) on J from w = 0,
+    one problem per ratio, all run together. J = ½ − cᵀw + ½ wᵀĤw exactly (t² = 1, b = 0),
+    so the gradient is Ĥw − c and the suboptimality ½ (w − w*)ᵀĤ(w − w*).
+
+    A run's steps are the first step whose suboptimality, relative to the start's, is at
+    most ``tol`` (None if not within ``max_steps``). Adam with a fixed rate can bounce back
+    above ``tol`` afterwards; the first hit is what "steps to reach" means here.
+    Returns one row per ratio: κ̂, steps for each method, Adam's chosen rate."""
+    problems = [draw_data(n, d, r, sigma, seed * 10_000 + 5_000 + i) for i, r in enumerate(ratios)]
+    H = torch.stack([second_moment(X) for X, _, _ in problems])  # (P, d, d)
+    c = torch.stack([(X * t[:, None]).mean(0) for X, t, _ in problems])[:, None]  # (P, 1, d)
+    w_star = torch.linalg.solve(H, c[:, 0])[:, None]
+    eig = torch.linalg.eigvalsh(H)
+    start_gap = ((w_star @ H) * w_star).sum(-1)  # (P, 1): the suboptimality at w = 0, times 2
+
+    lr_gd = (1 / eig[:, -1])[:, None, None]
+    lrs = torch.tensor(adam_lrs, dtype=torch.float64)[None, :, None]
+    # Column 0 is gradient descent, columns 1.. are Adam at each rate: one (P, 1 + K, d) array.
+    w = torch.zeros(len(ratios), 1 + len(adam_lrs), d, dtype=torch.float64)
+    w_gd, w_adam = w[:, :1], w[:, 1:]
+    m, v = torch.zeros_like(w_adam), torch.zeros_like(w_adam)
+    steps = torch.full(w.shape[:2], float("nan"), dtype=torch.float64)
+    for k in range(1, max_steps + 1):
+        gradient = w @ H - c
+        w_gd -= lr_gd * gradient[:, :1]
+        bias1, bias2_sqrt, _ = nb.adam_scalars(k, 1.0, "cpu")
+        nb.adam_update(w_adam, gradient[:, 1:], m, v, lrs * bias1.double(), bias2_sqrt.double())
+        e = w - w_star
+        reached = ((e @ H) * e).sum(-1) <= tol * start_gap
+        steps = torch.where(reached & steps.isnan(), float(k), steps)
+        if k % 100 == 0 and not steps.isnan()[:, 0].any() and (~steps[:, 1:].isnan()).any(1).all():
+            break  # every problem solved by GD and by Adam at some rate: the best rate is known
+    rows = []
+    for p, ratio in enumerate(ratios):
+        adam = steps[p, 1:].numpy()
+        best = int(np.nanargmin(adam)) if np.isfinite(adam).any() else None
+        kappa = float(eig[p, -1] / eig[p, 0])
+        rows.append(dict(ratio=ratio, condition=kappa, condition_theory=1 + ratio**2,
+                         gd_steps=None if steps[p, 0].isnan() else float(steps[p, 0]), gd_lr=float(lr_gd[p]),
+                         # The slowest mode shrinks by (1 − 1/κ̂) per step, its suboptimality by the square.
+                         gd_steps_theory=math.log(1 / tol) / (-2 * math.log1p(-1 / kappa)),
+                         adam_steps=None if best is None else float(adam[best]),
+                         adam_lr=None if best is None else float(adam_lrs[best])))
+    return rows
+
+
+def dataset_conditioning(X):
+    """Condition number of E[x xᵀ] for a dataset's inputs ``X (n, d)``: raw, centred only,
+    scaled only and standardised (centred and scaled, as the study's data step does)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    mean, std, (standard,) = nb.normalise(X)
+    versions = dict(raw=X, centred=X - mean, scaled=X / std, standardised=standard)
+    return {name: condition_number(second_moment(Z)) for name, Z in versions.items()}
+
+
+def summarise(rows, optimiser, dataset):
+    """The numbers the report quotes, each computed from the tables here."""
+    largest = [r for r in rows if r["n"] == max(SIZES)]
+    by_n = {n: max(r["hessian_rel_error"] for r in rows if r["n"] == n) for n in SIZES}
+    return dict(
+        max_autograd_vs_moment=max(r["autograd_vs_moment"] for r in rows),
+        closed_form_eigs_ok=all(r["closed_form_eigs_ok"] for r in rows),
+        largest_n=max(SIZES),
+        max_condition_rel_error_largest_n=max(r["condition_rel_error"] for r in largest),
+        max_condition_rel_error_largest_n_small_d=max(r["condition_rel_error"] for r in largest if r["d"] <= 10),
+        max_hessian_rel_error_by_n={str(n): e for n, e in by_n.items()},
+        error_decay_per_decade=float(np.mean([by_n[a] / by_n[b] for a, b in zip(SIZES, SIZES[1:])])),
+        gd_steps_min=min(r["gd_steps"] for r in optimiser),
+        gd_steps_max=max(r["gd_steps"] for r in optimiser),
+        dataset_raw=dataset["raw"], dataset_standardised=dataset["standardised"],
+    )
+
+
+def plot_convergence(rows, path_stem):
+    """(a) κ̂ against 1 + ‖μ‖²/σ², (b) Hessian error and (c) κ error against n."""
+    fig, axes = plt.subplots(1, 3, figsize=(figures.WIDTH, 2.7))
+    colours = dict(zip(SIZES, plt.cm.viridis(np.linspace(0, 0.85, len(SIZES)))))
+    markers = dict(zip(DIMS, "os^"))
+    ax = axes[0]
+    for n in SIZES:
+        for d in DIMS:
+            pts = [r for r in rows if r["n"] == n and r["d"] == d]
+            ax.scatter([r["condition_theory"] for r in pts], [r["condition"] for r in pts], s=22,
+                       color=colours[n], marker=markers[d], alpha=0.85)
+    ends = [1, 1 + max(RATIOS) ** 2]
+    ax.plot(ends, ends, "k--", lw=1, label="κ̂ = 1 + ‖μ‖²/σ²")
+    ax.set(xscale="log", yscale="log", xlabel="1 + ‖μ‖²/σ²", ylabel="κ̂ of the autograd Hessian",
+           title="(a) condition number")
+    handles = [plt.Line2D([], [], color=colours[n], marker="o", ls="", label=f"n = {n:,}") for n in SIZES]
+    handles += [plt.Line2D([], [], color="grey", marker=markers[d], ls="", label=f"d = {d}") for d in DIMS]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0][:1], fontsize=5.5, loc="upper left", ncol=2)
+    for ax, key, title in ((axes[1], "hessian_rel_error", "(b) ‖Ĥ − H‖₂ / ‖H‖₂"),
+                           (axes[2], "condition_rel_error", "(c) |κ̂ − κ| / κ")):
+        for d in DIMS:
+            med = [np.median([r[key] for r in rows if r["n"] == n and r["d"] == d]) for n in SIZES]
+            ax.plot(SIZES, med, marker=markers[d], label=f"d = {d}")
+        ax.plot(SIZES, [np.sqrt(DIMS[-1] / n) for n in SIZES], "k:", lw=1, label="√(30 / n)")
+        ax.set(xscale="log", yscale="log", xlabel="sample size n", title=title)
+        ax.legend(fontsize=6)
+    axes[2].axhline(0.02, color="grey", lw=0.8, ls="--")
+    axes[2].annotate("2 %", (SIZES[0], 0.02), fontsize=6, va="bottom", color="grey")
+    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+
+
+def plot_optimisers(optimiser, dataset, path_stem):
+    """(a) steps to tolerance against κ̂; (b) a dataset's κ before and after normalisation."""
+    fig, axes = plt.subplots(1, 2, figsize=(figures.WIDTH, 2.8),
+                             gridspec_kw=dict(width_ratios=[1.4, 1]))
+    ax = axes[0]
+    kappa = [r["condition"] for r in optimiser]
+    steps = {key: [np.nan if r[key] is None else r[key] for r in optimiser] for key in ("gd_steps", "adam_steps")}
+    ax.plot(kappa, steps["gd_steps"], "o-", label="gradient descent, step 1/λ_max")
+    ax.plot(kappa, [r["gd_steps_theory"] for r in optimiser], "k--", lw=1,
+            label="slowest mode: ln(1/tol) / (−2 ln(1 − 1/κ̂))")
+    ax.plot(kappa, steps["adam_steps"], "s-",
+            label="Adam, best rate of the grid")
+    ax.set(xscale="log", yscale="log", xlabel="condition number κ̂ of Ĥ",
+           ylabel=f"steps to suboptimality ≤ {OPT_TOL:g}", title="(a) steps to tolerance")
+    ax.legend(fontsize=6)
+    ax = axes[1]
+    names = list(dataset)
+    ax.bar(names, [dataset[k] for k in names], color=["#b2182b", "#ef8a62", "#67a9cf", "#2166ac"])
+    for i, k in enumerate(names):
+        ax.annotate(f"{dataset[k]:.3g}", (i, dataset[k]), ha="center", va="bottom", fontsize=6)
+    # From 1 (perfect conditioning), so the bars' lengths compare on the log scale.
+    ax.set(yscale="log", ylim=(1, None), ylabel="κ of E[x xᵀ]", title="(b) dataset inputs")
+    ax.tick_params(axis="x", labelsize=7, rotation=20)
+    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+
+
+def theory_hessian(dataset_source, dataset_target, json_path, figdir, seed=0, threads=1):
+    """Run every measurement of exercise 1 and write ``json_path`` and the figures."""
+    # The matrices are at most 30 x 30: thread start-up would cost more than it saves
+    # (a batched 10 x 10 product measured 16 µs on one thread, 1.6 ms on two).
+    torch.set_num_threads(threads)
+    rows = hessian_grid(seed=seed)
+    optimiser = optimiser_race(seed=seed)
+    X, _ = nb.load_dataset(dataset_source, dataset_target)
+    dataset = dataset_conditioning(X)
+    os.makedirs(figdir, exist_ok=True)
+    figures.style()  # the report's figure style and reproducible metadata
+    plot_convergence(rows, os.path.join(figdir, FIGURES[0]))
+    plot_optimisers(optimiser, dataset, os.path.join(figdir, FIGURES[1]))
+    result = dict(
+        settings=dict(ratios=RATIOS, dims=DIMS, sizes=SIZES, sigma=SIGMA, seed=seed, opt_ratios=OPT_RATIOS,
+                      opt_dim=OPT_DIM, opt_size=OPT_SIZE, opt_tol=OPT_TOL, opt_max_steps=OPT_MAX_STEPS,
+                      adam_lrs=list(ADAM_LRS), dataset=dataset_source),
+        summary=summarise(rows, optimiser, dataset),
+        grid=rows, optimiser=optimiser, dataset_conditioning=dataset,
+    )
+    os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
+    nb.write_json(json_path, result)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", required=True, help="output: results as JSON")
+    parser.add_argument("--figdir", required=True, help="output folder for the figures")
+    parser.add_argument("--dataset", default="breast_cancer", help="dataset source (default: breast_cancer)")
+    parser.add_argument("--target", default="target", help="CSV target column (default: target)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
+    args = parser.parse_args(argv)
+    nb.setup_logging()
+    theory_hessian(args.dataset, args.target, args.json, args.figdir, args.seed)
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        nb.setup_logging(snakemake.log[0])
+        theory_hessian(snakemake.params.dataset["source"], snakemake.params.dataset["target"],
+                       snakemake.output.json, os.path.dirname(snakemake.output.figures[0]),
+                       threads=snakemake.threads)
+    else:
+        main()

@@ -1,0 +1,169 @@
+"""The theory checks (exercises 1 and 2): scripts/theory_hessian.py, scripts/theory_bounds.py,
+scripts/equations.py and the theory section of the report."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import markupsafe
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+
+import equations
+import normbound as nb
+import theory_bounds as tb
+import theory_hessian as th
+
+
+# --------------------------------------------------------------------------- exercise 1
+def test_autograd_hessian_is_the_second_moment_whatever_the_labels():
+    X, t, _ = th.draw_data(500, 5, 2.0, 1.5, seed=3)
+    H = th.autograd_hessian(X, t)
+    torch.testing.assert_close(H, th.second_moment(X), rtol=0, atol=1e-12)
+    # t² = 1 removes the labels, and J is quadratic in w: neither labels nor bias matter.
+    torch.testing.assert_close(th.autograd_hessian(X, -t, b=0.7), H, rtol=0, atol=1e-12)
+
+
+def test_closed_form_eigenvalues():
+    mu = torch.tensor([3.0, -4.0, 0.0, 0.0], dtype=torch.float64)  # ‖μ‖ = 5
+    eig = torch.linalg.eigvalsh(th.closed_form_hessian(mu, 2.0))
+    torch.testing.assert_close(eig, torch.tensor([4.0, 4.0, 4.0, 29.0], dtype=torch.float64))
+    assert th.condition_number(th.closed_form_hessian(mu, 2.0)) == pytest.approx(1 + 25 / 4)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 2.0, 4.0])
+def test_condition_number_within_two_percent_at_large_sample(ratio):
+    row = th.hessian_row(200_000, 3, ratio, 1.5, seed=1)
+    assert row["condition_theory"] == 1 + ratio**2
+    assert row["condition_rel_error"] < 0.02
+    assert row["eig_max"] == pytest.approx(row["eig_max_theory"], rel=0.02)
+
+
+def test_hessian_error_shrinks_with_sample_size():
+    error = {n: np.median([th.hessian_row(n, 10, 2.0, 1.0, seed)["hessian_rel_error"] for seed in range(5)])
+             for n in (1_000, 100_000)}
+    # n^(-1/2): a hundredfold sample divides the error by about 10.
+    assert error[100_000] < error[1_000] / 5
+
+
+def test_gradient_descent_steps_follow_the_condition_number():
+    rows = th.optimiser_race(ratios=(1.0, 4.0), max_steps=3_000)
+    assert rows[1]["condition"] > 5 * rows[0]["condition"]
+    assert rows[1]["gd_steps"] > 5 * rows[0]["gd_steps"]
+    for row in rows:
+        # The slowest mode's prediction bounds the steps and is close to them.
+        assert 0.8 * row["gd_steps_theory"] <= row["gd_steps"] <= row["gd_steps_theory"] + 1
+        assert row["adam_steps"] is not None
+
+
+def test_dataset_conditioning_before_and_after_normalisation():
+    gen = torch.Generator().manual_seed(0)
+    # Independent features on scales 1e-3 .. 1e3 around a large mean: standardising leaves κ near 1.
+    X = 50 + torch.randn(5000, 4, generator=gen, dtype=torch.float64) * torch.tensor([1e-3, 1.0, 10.0, 1e3])
+    kappa = th.dataset_conditioning(X)
+    assert kappa["raw"] > 1e5
+    assert kappa["standardised"] < 1.2
+    assert kappa["centred"] == pytest.approx(1e12, rel=0.1)
+
+
+# --------------------------------------------------------------------------- exercise 2
+@pytest.mark.parametrize("family", list(tb.FAMILIES))
+@pytest.mark.parametrize("hidden", [6, 40])
+def test_bound_chain_holds_on_every_family(family, hidden):
+    gen = torch.Generator().manual_seed(hidden)
+    W = tb.random_weights(family, 20, hidden, 8, gen)
+    b = tb.random_biases(W, gen)
+    X = torch.randn(300, 8, generator=gen, dtype=torch.float64)
+    m = tb.measure_random(W, b, X, gen, exact=hidden <= 8)
+    assert tb.chain_violations(m) == []
+    assert (m["grad"] <= m["grad_max"]).all() and (m["grad_max"] <= m["mix_norm"] * (1 + 1e-9)).all()
+    assert (m["mix_norm"] <= m["frob_bound"] * (1 + 1e-9)).all()
+    if family == "equal_inputs":  # Cauchy–Schwarz is an equality for equal magnitudes
+        np.testing.assert_allclose(m["mix_norm"], m["frob_bound"], rtol=1e-12)
+    if family == "aligned":  # the all-active pattern reaches ‖W‖_Mix
+        np.testing.assert_allclose(m["pattern_search"], m["mix_norm"], rtol=1e-12)
+
+
+def test_chain_violations_reports_a_broken_link():
+    m = dict(grad=np.array([1.0]), grad_max=np.array([2.0]), pattern_max=np.array([1.5]),
+             pattern_search=np.array([1.5]), mix_norm=np.array([3.0]), frob_bound=np.array([4.0]),
+             spectral_bound=np.array([3.5]))
+    assert len(tb.chain_violations(m)) == 1 and "grad_max" in tb.chain_violations(m)[0]
+
+
+def brute_force_pattern_max(w, s):
+    """max over patterns of ‖Σ_j a_j s_j w_j‖ by an explicit Python loop, one network."""
+    best = 0.0
+    for a in itertools.product((0.0, 1.0), repeat=len(s)):
+        best = max(best, float(((torch.tensor(a, dtype=w.dtype) * s) @ w).norm()))
+    return best
+
+
+def test_enumeration_agrees_with_an_explicit_loop():
+    gen = torch.Generator().manual_seed(7)
+    W = torch.randn(5, 6, 3, generator=gen, dtype=torch.float64)
+    s = nb.output_signs(6, torch.float64)
+    exact = tb.pattern_max(W, s)
+    np.testing.assert_allclose(exact.numpy(), [brute_force_pattern_max(w, s) for w in W], rtol=1e-12)
+    # The ascent is a lower bound and, on so small a network, finds the maximum.
+    search = tb.pattern_search(W, s, gen)
+    assert (search <= exact * (1 + 1e-12)).all()
+    np.testing.assert_allclose(search.numpy(), exact.numpy(), rtol=1e-12)
+
+
+def test_enumeration_equals_the_largest_gradient_over_dense_inputs():
+    """h = d = 3, full rank: all 8 patterns are reachable (one cone each around the point
+    where the three hyperplanes meet), so dense inputs find the enumeration's maximum."""
+    gen = torch.Generator().manual_seed(1)
+    W = torch.randn(1, 3, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(1, 3, generator=gen, dtype=torch.float64)
+    s = nb.output_signs(3, torch.float64)
+    vertex = torch.linalg.solve(W[0], -b[0])
+    X = vertex + torch.randn(200_000, 3, generator=gen, dtype=torch.float64)
+    sampled = nb.input_gradients(W, b, s, X).norm(dim=-1).max()
+    assert float(sampled) == pytest.approx(float(tb.pattern_max(W, s)[0]), rel=1e-12)
+    # Wider than the input (h = 6 > d = 2): some patterns are unreachable; enumeration still bounds.
+    W, b = torch.randn(1, 6, 2, generator=gen, dtype=torch.float64), torch.randn(1, 6, generator=gen, dtype=torch.float64)
+    s = nb.output_signs(6, torch.float64)
+    X = 5 * torch.randn(200_000, 2, generator=gen, dtype=torch.float64)
+    assert float(nb.input_gradients(W, b, s, X).norm(dim=-1).max()) <= float(tb.pattern_max(W, s)[0]) * (1 + 1e-12)
+
+
+# --------------------------------------------------------------------------- scripts and report
+@pytest.mark.parametrize("script", ["theory_hessian.py", "theory_bounds.py"])
+def test_script_help(script):
+    result = subprocess.run([sys.executable, os.path.join(REPO, "scripts", script), "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "usage:" in result.stdout and "--json" in result.stdout
+
+
+def test_mathml_filter_marks_a_math_element_safe():
+    out = equations.mathml(r"\|W\|_{\mathrm{Mix}} \le \sqrt{h}\,\|W\|_F", display=True)
+    assert isinstance(out, markupsafe.Markup)
+    assert out.startswith("<math") and 'display="block"' in out and "<msqrt>" in out
+
+
+def test_workflow_theory_outputs(small_study):
+    theory_dir = small_study / "results" / "theory"
+    with open(theory_dir / "theory.json") as handle:
+        theory = json.load(handle)
+    assert theory["exercise1"]["summary"]["max_autograd_vs_moment"] < 1e-9
+    checked = theory["exercise2"]["summary"]["networks_checked"]
+    assert checked["random"] > 0 and checked["trained"] > 0
+    for name in (*th.FIGURES, *tb.FIGURES):
+        for ext in ("pdf", "png"):
+            assert (theory_dir / f"{name}.{ext}").stat().st_size > 10_000
+    html = (small_study / "results" / "report" / "report.html").read_text()
+    section = html[html.index('<section id="theory">'):]
+    section = section[:section.index("</section>")]
+    # Equations as MathML (rendered offline), figures embedded, no fallback LaTeX source.
+    assert section.count("<math") > 30 and "<code>\\" not in section
+    assert section.count("data:image/png;base64,") == len(th.FIGURES) + len(tb.FIGURES)
+    tex = (small_study / "results" / "report" / "report.tex").read_text()
+    assert r"\section{Theory, checked by computation}" in tex
+    assert r"1 + \frac{\|\mu\|^2}{\sigma^2}" in tex
