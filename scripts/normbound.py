@@ -64,22 +64,27 @@ def load_dataset(source: str, target: str = "target", min_rows: int = 20):
         raise DataError(
             f"dataset.target: column {target!r} not in {source!r} (columns: {', '.join(map(str, frame.columns))})"
         )
+    # Rows first: an empty table has no column types to judge.
+    if len(frame) < min_rows:
+        raise DataError(f"dataset.source: {source!r} has {len(frame)} rows; the splits need at least {min_rows}")
     if frame.isna().any().any():
         bad = [str(c) for c in frame.columns if frame[c].isna().any()]
         raise DataError(f"dataset.source: {source!r} has missing values in column(s) {', '.join(bad)}")
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"dataset.source: {source!r} has no feature columns besides {target!r}")
-    non_numeric = [str(c) for c in features.columns if not np.issubdtype(features[c].dtype, np.number)]
+    # pandas' own test: numpy's issubdtype fails on pandas' string dtype instead of answering.
+    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
         raise DataError(f"dataset.source: {source!r} has non-numeric feature column(s) {', '.join(non_numeric)}")
+    infinite = [str(c) for c in features.columns if not np.isfinite(features[c].to_numpy(dtype=np.float64)).all()]
+    if infinite:
+        raise DataError(f"dataset.source: {source!r} has infinite values in column(s) {', '.join(infinite)}")
     values = np.unique(frame[target].to_numpy())
     if len(values) != 2:
         raise DataError(
             f"dataset.target: column {target!r} must be binary (two distinct values), found {len(values)}"
         )
-    if len(frame) < min_rows:
-        raise DataError(f"dataset.source: {source!r} has {len(frame)} rows; the splits need at least {min_rows}")
     t = np.where(frame[target].to_numpy() == values[1], 1.0, -1.0)
     return features.to_numpy(dtype=np.float64), t
 
@@ -292,18 +297,17 @@ class Grid:
         return [Grid(self.models[i:i + size], self.lams[i:i + size], self.subsets[i:i + size])
                 for i in range(0, len(self), size)]
 
-    def tensors(self, is_validation: torch.Tensor):
-        """Per-network ``lam_frob (M,)``, ``lam_mix (M,)`` and the sample weights
-        ``(N, M)``: 1/n_m on the network's training points, 0 elsewhere."""
+    def tensors(self, is_validation: torch.Tensor, dtype=torch.float32):
+        """Per-network ``lam_frob (M,)``, ``lam_mix (M,)`` and sample weights ``(M, N)``:
+        1/n_m on network m's training points, 0 elsewhere."""
         dev = is_validation.device
-        lams = torch.tensor(self.lams, dtype=torch.float32, device=dev)
+        lams = torch.tensor(self.lams, dtype=dtype, device=dev)
         zero = torch.zeros_like(lams)
         lam_frob = torch.where(torch.tensor([m == "nn_frob" for m in self.models], device=dev), lams, zero)
         lam_mix = torch.where(torch.tensor([m == "nn_mix" for m in self.models], device=dev), lams, zero)
         fit_only = torch.tensor([sub == "fit" for sub in self.subsets], device=dev)
-        used = ~(fit_only[None, :] & is_validation[:, None])
-        weights = used / used.sum(0, keepdim=True).to(torch.float32)
-        return lam_frob, lam_mix, weights
+        used = ~(fit_only[:, None] & is_validation[None, :])
+        return lam_frob, lam_mix, used / used.sum(1, keepdim=True).to(dtype)
 
     def __len__(self):
         return len(self.models)
@@ -312,7 +316,7 @@ class Grid:
 @dataclass
 class TrainResult:
     grid: Grid
-    W: torch.Tensor  # (M, h, d), float32, on the CPU
+    W: torch.Tensor  # (M, h, d) on the CPU
     b: torch.Tensor  # (M, h)
     before: dict[str, np.ndarray]
     after: dict[str, np.ndarray]
@@ -330,113 +334,110 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8)
     p.add_(-step_size * m / (v.sqrt() / bias2_sqrt + eps))
 
 
-def adam_scalars(k: int, lr: float, device, betas=(0.9, 0.999)):
-    """The step-dependent scalars of Adam's bias correction, and k, as float32 0-d tensors."""
+def adam_scalars(k: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)):
+    """The step-dependent scalars of Adam's bias correction, and k, as 0-d tensors."""
     values = [lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k]
-    return [torch.tensor(x, dtype=torch.float32, device=device) for x in values]
+    return [torch.tensor(x, dtype=dtype, device=device) for x in values]
 
 
-def objective_and_gradients(W, b, s, X, t, weights, lam_frob, lam_mix):
-    """Hand-derived gradients of the batched objective (no autograd graph).
+def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
+    """The batched objective and its hand-derived gradient (no autograd graph).
 
-    ``weights (N, M)`` is 1/n_m on network m's training points and 0 elsewhere, so the
-    hinge term is each network's mean over its own points. Returns the objective per
-    network ``(M,)`` and ``dW (M, h, d)``, ``db (M, h)``. The masks follow autograd's
-    conventions (clamp passes the gradient at margin 0, ReLU does not at z = 0), so in
-    eager mode this equals autograd on :class:`ReferenceNetwork` bit for bit.
+    ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
+    is the inputs with a column of ones and ``X1t`` its transpose. Laid out this way the
+    hidden activations are one matrix product, ``A (M, h, N)``, and the whole gradient of
+    the hinge term is a second one, ``dP_m = s * (1[A_m > 0] @ (g_m * X1))`` with
+    ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
+    margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
+    term the mean over its own training points. Returns the objective ``(M,)`` and
+    ``dP (M, h, d+1)``.
     """
-    M, h, d = W.shape
-    N = len(X)
-    Z = torch.addmm(b.reshape(M * h), X, W.reshape(M * h, d).T).view(N, M, h)
-    f = torch.relu(Z) @ s
-    margin = 1 - f * t[:, None]
-    loss = (torch.clamp(margin, min=0) * weights).sum(0)
-    g_f = torch.where(margin >= 0, -t[:, None] * weights, 0.0)
-    g_Z = torch.where(Z > 0, g_f[:, :, None] * s, 0.0)
-    dW = (g_Z.reshape(N, M * h).T @ X).view(M, h, d)
-    db = g_Z.sum(0)
+    M, h, d1 = P.shape
+    A = torch.mm(P.view(M * h, d1), X1t).relu_().view(M, h, -1)
+    margin = 1 - torch.matmul(s, A) * t
+    loss = (torch.clamp(margin, min=0) * weights).sum(1)
+    g = torch.where(margin >= 0, -t * weights, 0.0)
+    dP = torch.bmm(A.sign_(), g[:, :, None] * X1).mul_(s[:, None])
+    W = P[..., :-1]
     col_l1 = W.abs().sum(1, keepdim=True)
-    dW = dW + (2 * h) * lam_frob[:, None, None] * W + 2 * lam_mix[:, None, None] * col_l1 * torch.sign(W)
+    dP[..., :-1] += (2 * h) * lam_frob[:, None, None] * W + 2 * lam_mix[:, None, None] * col_l1 * torch.sign(W)
     objective = loss + lam_frob * h * (W**2).sum((1, 2)) + lam_mix * (col_l1**2).sum((1, 2))
-    return objective, dW, db
+    return objective, dP
 
 
-def training_step(W, b, mW, vW, mb, vb, s, X, t, weights, lam_frob, lam_mix, step_size, bias2_sqrt, k, first_bad):
-    """One step for all networks: gradients, both Adam updates, divergence bookkeeping
-    (``first_bad`` takes k where a network's objective first becomes NaN or infinite)."""
-    objective, dW, db = objective_and_gradients(W, b, s, X, t, weights, lam_frob, lam_mix)
-    adam_update(W, dW, mW, vW, step_size, bias2_sqrt)
-    adam_update(b, db, mb, vb, step_size, bias2_sqrt)
+def training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, step_size, bias2_sqrt, k, first_bad):
+    """One step for all networks: gradient, Adam on the flat buffer, and divergence
+    bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
+    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix)
+    adam_update(P, dP, m, v, step_size, bias2_sqrt)
     first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
     return objective
 
 
-# dynamic=False: one specialised kernel per batch shape; the workflow uses few shapes.
+# The fast path: torch.compile fuses the element-wise work of a step into a few loops.
+# dynamic=False specialises on the batch shape; a study has only a handful of shapes.
 compiled_training_step = torch.compile(training_step, dynamic=False, fullgraph=True)
 
+CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
 
-def to_tensors(data: dict, device) -> dict[str, torch.Tensor]:
-    """The arrays a trainer needs, as float32 tensors (the validation mask as bool)."""
-    out = {k: torch.as_tensor(data[k], dtype=torch.float32, device=device)
-           for k in ("X_train", "t_train", "X_test", "t_test")}
+
+def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tensor]:
+    """The arrays a trainer needs as tensors (the validation mask as bool)."""
+    out = {k: torch.as_tensor(data[k], dtype=dtype, device=device) for k in ("X_train", "t_train", "X_test", "t_test")}
     out["is_validation"] = torch.as_tensor(data["is_validation"], dtype=torch.bool, device=device)
-    val = out["is_validation"]
-    out["X_val"], out["t_val"] = out["X_train"][val], out["t_train"][val]
+    out["X_val"], out["t_val"] = out["X_train"][out["is_validation"]], out["t_train"][out["is_validation"]]
     return out
 
 
 def train_grid(
     grid: Grid, data: dict, seed: int, hidden: int, steps: int, lr: float, init_scale: float = 0.1,
     device: str = "cpu", curve_every: int = 0, compile_step: bool = False, progress_seconds: float = 30.0,
+    dtype=torch.float32,
 ) -> TrainResult:
     """Train every network of ``grid`` together, as one batched tensor program.
 
     All networks start from the seed's initialisation (as each of the notebook's
     classifiers re-seeds before building its layer). Adam is element-wise and the summed
     objective separates per network, so this is the same mathematics as training each one
-    alone (:func:`train_reference`); a test checks it. A network whose objective becomes
-    NaN or infinite is recorded with that step in ``diverged_step``; the others go on.
+    alone (:func:`train_reference`); tests check it. A network whose objective becomes NaN
+    or infinite is recorded with that step in ``diverged_step``; the others go on.
     """
     dev = torch.device(device)
-    tensors = to_tensors(data, dev)
+    tensors = to_tensors(data, dev, dtype)
     X, t = tensors["X_train"], tensors["t_train"]
+    X1 = torch.cat([X, torch.ones_like(X[:, :1])], 1)
+    X1t = X1.T.contiguous()
     W0, b0 = init_network(seed, X.shape[1], hidden, init_scale)
-    M = len(grid)
-    W = W0.to(dev).expand(M, -1, -1).contiguous()
-    b = b0.to(dev).expand(M, -1).contiguous()
-    s = output_signs(hidden).to(dev)
-    lam_frob, lam_mix, weights = grid.tensors(tensors["is_validation"])
-    mW, vW, mb, vb = (torch.zeros_like(p) for p in (W, W, b, b))
-    first_bad = torch.full((M,), -1.0, device=dev)  # float32: exact for any step < 2**24
+    P = torch.cat([W0, b0[:, None]], 1).to(dev, dtype).expand(len(grid), -1, -1).contiguous()
+    s = output_signs(hidden, dtype).to(dev)
+    lam_frob, lam_mix, weights = grid.tensors(tensors["is_validation"], dtype)
+    m, v = torch.zeros_like(P), torch.zeros_like(P)
+    first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
     step = compiled_training_step if compile_step else training_step
-    before = measure(W, b, s, tensors)
     curves = []
-    start = last_report = time.perf_counter()
 
     def record(k, objective):
-        m = measure(W, b, s, tensors)
-        for i in range(M):
-            curves.append(dict(model=grid.models[i], lam=grid.lams[i], subset=grid.subsets[i], step=k,
-                               objective=float(objective[i]), **{c: float(m[c][i]) for c in CURVE_COLUMNS}))
+        m = measure(P[..., :-1], P[..., -1], s, tensors)
+        curves.extend(dict(model=grid.models[i], lam=grid.lams[i], subset=grid.subsets[i], step=k,
+                           objective=float(objective[i]), **{c: float(m[c][i]) for c in CURVE_COLUMNS})
+                      for i in range(len(grid)))
+        return m
 
-    if curve_every:
-        record(0, torch.full((M,), float("nan")))
+    before = record(0, torch.full((len(grid),), float("nan"))) if curve_every else measure(P[..., :-1], P[..., -1], s, tensors)
+    start = last_report = time.perf_counter()
     for k in range(1, steps + 1):
-        objective = step(W, b, mW, vW, mb, vb, s, X, t, weights, lam_frob, lam_mix,
-                         *adam_scalars(k, lr, dev), first_bad)
+        objective = step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *adam_scalars(k, lr, dev, dtype), first_bad)
         if curve_every and (k % curve_every == 0 or k == steps):
             record(k, objective)
         now = time.perf_counter()
         if now - last_report >= progress_seconds:
             last_report = now
             log.info("step %d of %d, %.0f s elapsed, about %.0f s remaining (%d networks)",
-                     k, steps, now - start, (now - start) / k * (steps - k), M)
-    log.info("trained %d networks x %d steps in %.1f s", M, steps, time.perf_counter() - start)
-    after = measure(W, b, s, tensors)
-    return TrainResult(grid, W.cpu(), b.cpu(), before, after, first_bad.cpu().numpy().astype(np.int64), curves)
-
-
-CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
+                     k, steps, now - start, (now - start) / k * (steps - k), len(grid))
+    log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, time.perf_counter() - start)
+    W, b = P[..., :-1], P[..., -1]
+    return TrainResult(grid, W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
+                       first_bad.cpu().numpy().astype(np.int64), curves)
 
 
 class ReferenceNetwork(torch.nn.Module):
@@ -458,7 +459,7 @@ class ReferenceNetwork(torch.nn.Module):
 
     def objective(self, X, t):
         W = self.layer.weight
-        lam_frob, lam_mix = torch.tensor(self.lam_frob), torch.tensor(self.lam_mix)
+        lam_frob, lam_mix = (torch.tensor(x, dtype=W.dtype) for x in (self.lam_frob, self.lam_mix))
         return torch.clamp(1 - self(X) * t, min=0).mean() + penalty(W, lam_frob, lam_mix)
 
     def fit(self, X, t, steps, lr=0.01):
@@ -471,12 +472,12 @@ class ReferenceNetwork(torch.nn.Module):
 
 
 def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, steps: int,
-                    lr: float, init_scale: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+                    lr: float, init_scale: float = 0.1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
-    X = torch.as_tensor(data["X_train"], dtype=torch.float32)
-    t = torch.as_tensor(data["t_train"], dtype=torch.float32)
+    X = torch.as_tensor(data["X_train"], dtype=dtype)
+    t = torch.as_tensor(data["t_train"], dtype=dtype)
     net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale,
-                           lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0)
+                           lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0).to(dtype)
     net.fit(X, t, steps, lr)
     return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
 
@@ -536,17 +537,33 @@ def check_config(config: dict) -> None:
 
 
 def load_config(path: str) -> dict:
-    """Read a config file as the workflow does: schema (with defaults), then :func:`check_config`."""
+    """Read a config file as the workflow does: schema (with defaults), then :func:`check_config`.
+
+    For scripts run by hand: a mistake ends the program with a one-paragraph message that
+    names the file and the key (``SystemExit``, so no stack trace), as the workflow does."""
+    import jsonschema
     import yaml
     from snakemake.utils import validate
 
-    with open(path) as handle:
-        config = yaml.safe_load(handle)
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as err:
+        raise SystemExit(f"{path}: cannot read the config file ({err})") from None
+    if not isinstance(config, dict):
+        raise SystemExit(f"{path}: expected a mapping of config keys, found {type(config).__name__}")
     try:
         validate(config, SCHEMA)
+        check_config(config)
+    except ConfigError as err:
+        raise SystemExit(f"{path}: {err}") from None
     except Exception as err:  # snakemake wraps jsonschema's error in a WorkflowError
-        raise ConfigError(str(err)) from None
-    check_config(config)
+        cause = next((a for a in err.args if isinstance(a, jsonschema.ValidationError)), None)
+        if cause is None:
+            raise SystemExit(f"{path}: {err}") from None
+        key = ".".join(map(str, cause.absolute_path)) or "(top level)"
+        expected = cause.schema.get("description", "") if isinstance(cause.schema, dict) else ""
+        raise SystemExit(f"{path}: config key '{key}': {cause.message}" + (f" ({expected})" if expected else "")) from None
     return config
 
 
