@@ -10,6 +10,9 @@ rule prepare_data:
     benchmark:
         f"{BENCHMARKS}/prepare_data/seed{{seed}}.tsv"
     threads: 1
+    # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
+    group:
+        "light"
     resources:
         mem_mb=1000,
         runtime=5,

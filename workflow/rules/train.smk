@@ -11,6 +11,9 @@ rule train_baselines:
     benchmark:
         f"{BENCHMARKS}/train_baselines/seed{{seed}}.tsv"
     threads: 1
+    # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
+    group:
+        "light"
     resources:
         mem_mb=1000,
         runtime=10,
