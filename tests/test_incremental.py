@@ -1,0 +1,96 @@
+"""A change reruns exactly the jobs it affects, no more and no less.
+
+Each test copies the session's finished run (results and Snakemake's metadata, with
+their modification times), makes one change, and reads Snakemake's dry run: the jobs it
+would run, and each job's seed.
+"""
+
+import os
+import re
+import shutil
+
+import pytest
+import yaml
+from conftest import REPO, run_workflow
+
+JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")  # indented inside a group job
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+# The rules that run once per seed; every other rule runs once per study.
+PER_SEED = {"prepare_data", "train_baselines", "train_networks"}
+
+
+def planned_jobs(workdir):
+    """The dry run's jobs as ``(rule, seed or None)`` pairs."""
+    result = run_workflow(workdir, "-n", timeout=300)
+    jobs = []
+    for line in result.stdout.splitlines():
+        if match := JOB.match(line):
+            jobs.append([match.group(1), None])
+        elif (match := WILDCARDS.match(line)) and jobs:
+            wildcards = dict(item.split("=", 1) for item in match.group(1).split(", "))
+            jobs[-1][1] = int(wildcards["seed"]) if "seed" in wildcards else None
+    return {tuple(job) for job in jobs}
+
+
+@pytest.fixture
+def finished(small_study, tmp_path):
+    """A private copy of the session's finished run, modification times kept."""
+    workdir = tmp_path / "study"
+    shutil.copytree(small_study, workdir, symlinks=True)
+    return workdir
+
+
+def _edit_config(workdir, **changes):
+    path = os.path.join(workdir, "config.yaml")
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    config.update(changes)
+    with open(path, "w") as handle:
+        yaml.safe_dump(config, handle)
+
+
+def test_finished_run_has_nothing_to_do(finished):
+    # The baseline of every other test here: the copy itself triggers nothing.
+    assert planned_jobs(finished) == set()
+
+
+def test_added_seed_runs_only_that_seed_and_the_summaries(finished):
+    _edit_config(finished, seeds=[0, 1, 2])
+    jobs = planned_jobs(finished)
+    assert {(rule, 2) for rule in PER_SEED} <= jobs
+    assert {(rule, seed) for rule, seed in jobs if rule in PER_SEED} == {(rule, 2) for rule in PER_SEED}
+    rules = {rule for rule, _ in jobs}
+    assert {"aggregate", "report"} <= rules
+    # The theory of exercise 1 does not read the seeds' results.
+    assert "theory_hessian" not in rules
+
+
+def test_changed_steps_retrains_without_new_data(finished):
+    # steps belongs to the training stage only (normbound.STAGE_KEYS).
+    _edit_config(finished, steps=301)
+    jobs = planned_jobs(finished)
+    assert {("train_networks", 0), ("train_networks", 1)} <= jobs
+    assert not {rule for rule, _ in jobs} & {"prepare_data", "train_baselines", "theory_hessian"}
+
+
+# The report's own rules and the target rule that asks for them.
+REPORT_ONLY = {"report", "report_pdf", "all"}
+
+
+def test_changed_title_rerenders_only_the_report(finished):
+    _edit_config(finished, title="Another title")
+    rules = {rule for rule, _ in planned_jobs(finished)}
+    assert "report" in rules and rules <= REPORT_ONLY
+
+
+def test_edited_template_rerenders_only_the_report(finished):
+    # Snakemake sees an edit by modification time: a template newer than the report is
+    # exactly what an edit looks like. The report is made older instead of the template
+    # touched, so the shared checkout stays as it is for other runs.
+    template = os.path.join(REPO, "report", "report.html.j2")
+    assert os.path.exists(template)
+    then = os.path.getmtime(template) - 60
+    for name in ("report.html", "report.tex"):
+        os.utime(os.path.join(finished, "results", "report", name), (then, then))
+    rules = {rule for rule, _ in planned_jobs(finished)}
+    assert "report" in rules and rules <= REPORT_ONLY

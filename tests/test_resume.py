@@ -1,0 +1,101 @@
+"""A run killed hard in the middle of training resumes and gives the same results.
+
+The workflow is started on the small config in its own process group; as soon as the
+first training job is running, the whole group gets SIGKILL (no clean-up, no lock
+removal, as after a power cut or an out-of-memory kill). Then, as a user would after a
+crash, ``--unlock`` and the README command: the run must complete with a
+``results/metrics.csv`` byte-identical to the uninterrupted session run.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, SNAKEMAKE, run_workflow, write_config
+
+# The README command (./normbound report), pointed at a test folder; extra arguments go
+# to Snakemake.
+def readme_command(workdir, *args, timeout=1200):
+    command = [os.path.join(REPO, "normbound"), "report", "--directory", str(workdir),
+               "--configfile", os.path.join(str(workdir), "config.yaml"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def _train_log(workdir):
+    return os.path.join(workdir, "results", "logs", "train_networks", "seed0.log")
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """A workdir whose run was SIGKILLed while seed 0's networks were training."""
+    workdir = str(tmp_path_factory.mktemp("killed"))
+    write_config(workdir)
+    # run_workflow's command, started without waiting so it can be killed.
+    command = [SNAKEMAKE, "--snakefile", os.path.join(REPO, "workflow", "Snakefile"), "--directory", workdir,
+               "--configfile", os.path.join(workdir, "config.yaml"), "--cores", "4"]
+    with open(os.path.join(workdir, "killed.out"), "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 600
+        # The script opens its log right before it trains, after its imports.
+        while not os.path.exists(_train_log(workdir)) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return workdir
+
+
+def test_kill_landed_during_training(killed_run):
+    # Without this the test could pass by killing too early or too late.
+    assert os.path.exists(_train_log(killed_run)), "training never started"
+    assert not os.path.exists(os.path.join(killed_run, "results", "seed0", "networks.csv")), "killed too late"
+    assert not os.path.exists(os.path.join(killed_run, "results", "metrics.csv"))
+
+
+READERS = {".csv": pd.read_csv, ".json": lambda p: json.load(open(p)), ".npz": lambda p: dict(np.load(p))}
+
+
+def test_no_half_written_output_after_kill(killed_run):
+    # Every file under its final name reads back whole; the killed job's outputs are
+    # absent (its scripts write under a temporary name and rename at the end).
+    results = os.path.join(killed_run, "results")
+    finals = [os.path.join(root, name) for root, _, names in os.walk(results) for name in names
+              if os.path.splitext(name)[1] in READERS and ".tmp" not in name]
+    assert any(p.endswith("seed0.npz") for p in finals), "prepare_data had finished before the kill"
+    for path in finals:
+        READERS[os.path.splitext(path)[1]](path)
+    seed0 = os.path.join(results, "seed0")
+    assert not [n for n in ("networks.csv", "validation.csv", "curves.csv", "weights.npz")
+                if os.path.exists(os.path.join(seed0, n))]
+
+
+def test_stale_lock_blocks_until_unlocked(killed_run):
+    # The one manual step after a crash: the killed Snakemake's lock stops the README
+    # command before any job, and --unlock removes it.
+    result = readme_command(killed_run, timeout=300)
+    assert result.returncode != 0 and "cannot be locked" in result.stdout + result.stderr
+    assert not os.path.exists(os.path.join(killed_run, "results", "metrics.csv"))
+    assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
+
+
+def test_resumed_run_completes_with_identical_metrics(killed_run, small_study):
+    # Unlocking again is harmless and keeps this test independent of the order.
+    assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
+    # A second fault: what a script writing in place would leave when killed. Snakemake's
+    # incomplete marker (set when the job started) must make the rerun replace it.
+    with open(os.path.join(killed_run, "results", "seed0", "networks.csv"), "w") as handle:
+        handle.write("seed,model,lam,phase\n0,nn,")
+    result = readme_command(killed_run)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    with open(os.path.join(small_study, "results", "metrics.csv"), "rb") as handle:
+        expected = handle.read()
+    with open(os.path.join(killed_run, "results", "metrics.csv"), "rb") as handle:
+        assert handle.read() == expected
+    # Nothing left to do: every job of the study finished, the report included.
+    dry_run = run_workflow(killed_run, "-n", timeout=300)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
