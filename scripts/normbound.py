@@ -208,7 +208,10 @@ def frobenius_bound(W: torch.Tensor) -> torch.Tensor:
 
 def spectral_bound(W: torch.Tensor) -> torch.Tensor:
     """sqrt(h) * ||W||_2: also bounds ||df/dx|| since ||W^T D s|| <= ||W||_2 ||s||."""
-    return math.sqrt(W.shape[-2]) * torch.linalg.matrix_norm(W, ord=2)
+    finite = torch.isfinite(W).all(-1).all(-1)
+    # An SVD of a diverged network's weights raises; its bound is NaN instead.
+    norm = torch.linalg.matrix_norm(torch.where(finite[..., None, None], W, 0.0), ord=2)
+    return torch.where(finite, math.sqrt(W.shape[-2]) * norm, math.nan)
 
 
 def penalty(W: torch.Tensor, lam_frob: torch.Tensor, lam_mix: torch.Tensor) -> torch.Tensor:
@@ -361,8 +364,10 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
     W = P[..., :-1]
     col_l1 = W.abs().sum(1, keepdim=True)
     dP[..., :-1] += (2 * h) * lam_frob[:, None, None] * W + 2 * lam_mix[:, None, None] * col_l1 * torch.sign(W)
-    objective = loss + lam_frob * h * (W**2).sum((1, 2)) + lam_mix * (col_l1**2).sum((1, 2))
-    return objective, dP
+    # where(): an unpenalised network's objective stays finite even when ||W||^2 overflows.
+    frob = torch.where(lam_frob > 0, lam_frob * h * (W**2).sum((1, 2)), 0.0)
+    mix = torch.where(lam_mix > 0, lam_mix * (col_l1**2).sum((1, 2)), 0.0)
+    return loss + frob + mix, dP
 
 
 def training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, step_size, bias2_sqrt, k, first_bad):

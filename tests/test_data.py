@@ -1,0 +1,96 @@
+"""The data protocol: the notebook's split, flipped labels and normalisation (REFERENCE §1)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import normbound as nb
+from conftest import SMALL_CONFIG
+from prepare_data import prepare_data
+
+DEFAULTS = dict(test_fraction=0.5, label_noise=0.04, validation_fraction=0.25)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return nb.load_dataset("breast_cancer")
+
+
+def test_seed0_is_the_notebooks_split(raw):
+    X, t = raw
+    arrays, sidecar = nb.split_data(X, t, 0, **DEFAULTS)
+    order = np.random.RandomState(0).permutation(569)
+    np.testing.assert_array_equal(arrays["train_index"], order[:284])
+    np.testing.assert_array_equal(arrays["test_index"], order[284:])
+    # The notebook flips every 25th training label from index 0: 12 of 284.
+    assert sidecar["flipped_positions"] == list(range(0, 284, 25))
+    expected = t[order[:284]].copy()
+    expected[::25] *= -1
+    np.testing.assert_array_equal(arrays["t_train"], expected)
+    np.testing.assert_array_equal(arrays["t_test"], t[order[284:]])
+    mean, std = X[order[:284]].mean(0), X[order[:284]].std(0) + 1e-9
+    np.testing.assert_array_equal(arrays["X_train"], (X[order[:284]] - mean) / std)
+    np.testing.assert_array_equal(arrays["X_test"], (X[order[284:]] - mean) / std)
+
+
+@pytest.mark.parametrize("seed, noise", [(1, 0.04), (2, 0.1), (7, 0.25), (3, 0.0)])
+def test_other_seeds_split_differently_at_the_configured_rate(raw, seed, noise):
+    X, t = raw
+    base, _ = nb.split_data(X, t, 0, **DEFAULTS)
+    arrays, sidecar = nb.split_data(X, t, seed, **{**DEFAULTS, "label_noise": noise})
+    assert not np.array_equal(arrays["train_index"], base["train_index"])
+    flipped = np.flatnonzero(arrays["t_train"] != t[arrays["train_index"]])
+    assert flipped.tolist() == sidecar["flipped_positions"]
+    assert abs(len(flipped) / 284 - noise) <= 1 / 284
+    assert sorted(sidecar["flipped_indices"]) == sorted(arrays["train_index"][flipped].tolist())
+
+
+def test_normalisation_uses_training_statistics_only(raw):
+    X, t = raw
+    arrays, sidecar = nb.split_data(X, t, 4, **DEFAULTS)
+    np.testing.assert_allclose(arrays["X_train"].mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(arrays["X_train"].std(0), 1, atol=1e-6)
+    assert np.abs(arrays["X_test"].mean(0)).max() > 1e-3  # the test set is not re-centred
+    # Changing every test point leaves the training arrays and the statistics untouched.
+    X_moved = X.copy()
+    X_moved[arrays["test_index"]] += 1000.0
+    moved, moved_sidecar = nb.split_data(X_moved, t, 4, **DEFAULTS)
+    np.testing.assert_array_equal(moved["X_train"], arrays["X_train"])
+    assert moved_sidecar["mean"] == sidecar["mean"]
+
+
+def test_validation_part_is_the_end_of_the_training_set(raw):
+    X, t = raw
+    arrays, sidecar = nb.split_data(X, t, 0, **DEFAULTS)
+    assert sidecar["n_validation"] == 71 == arrays["is_validation"].sum()
+    assert arrays["is_validation"][-71:].all() and not arrays["is_validation"][:-71].any()
+
+
+def test_sidecar_records_seed_flips_statistics_and_hash(raw, tmp_path):
+    arrays, sidecar = prepare_data(0, {"source": "breast_cancer", "target": "target"}, npz=str(tmp_path / "d.npz"),
+                                   json=str(tmp_path / "d.json"), **DEFAULTS)
+    written = json.loads((tmp_path / "d.json").read_text())
+    assert written["seed"] == 0 and len(written["flipped_indices"]) == 12
+    assert written["raw_sha256"] == nb.data_hash(*raw) and len(written["raw_sha256"]) == 64
+    assert len(written["mean"]) == len(written["std"]) == 30
+    with np.load(tmp_path / "d.npz") as saved:
+        np.testing.assert_array_equal(saved["t_train"], arrays["t_train"])
+
+
+def test_csv_dataset_matches_the_bundled_one(raw, tmp_path):
+    import pandas as pd
+
+    X, t = raw
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(30)]).assign(diagnosis=(t > 0).astype(int))
+    frame.to_csv(tmp_path / "cancer.csv", index=False)
+    X_csv, t_csv = nb.load_dataset(str(tmp_path / "cancer.csv"), "diagnosis")
+    np.testing.assert_array_equal(X_csv, X)
+    np.testing.assert_array_equal(t_csv, t)
+
+
+def test_workflow_data_rule_writes_the_notebooks_flips(small_study):
+    sidecar = json.loads((small_study / "results" / "data" / "seed0.json").read_text())
+    order = np.random.RandomState(0).permutation(569)
+    assert sidecar["flipped_indices"] == order[:284][::25].tolist()
+    assert sidecar["label_noise"] == SMALL_CONFIG["label_noise"]
