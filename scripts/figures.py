@@ -24,11 +24,13 @@ import normbound as nb  # noqa: E402
 from tables import LABELS, PENALTIES, summary_by, trained  # noqa: E402
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
-QUANTITIES = {"grad": "Grad = mean ‖∇ₓf‖", "mix_norm": "‖W‖_Mix", "frob_bound": "√h ‖W‖_F"}
+QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
+              "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
 QUANTITY_STYLE = {"grad": dict(marker="o", ls="-"), "mix_norm": dict(marker="s", ls="--"),
                   "frob_bound": dict(marker="^", ls=":")}
 PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
+PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
 # Full text width of an A4 page with 2 cm margins, so figures print at 1:1 scale.
 WIDTH = 6.7
 # Reproducible files: no creation date or software version inside.
@@ -61,9 +63,12 @@ def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def plain_log(ax, axis: str = "y") -> None:
-    """Log scale labelled with plain numbers (0.5, 1, 10), not 5 × 10⁻¹."""
+    """Log scale labelled with plain numbers (0.5, 1, 10), not 5 × 10⁻¹; call after plotting.
+    Ticks at 1, 2, 5 per decade where the range is short enough to leave room for them."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    target.set_major_locator(ticker.LogLocator(subs=(1, 2, 5) if high / low < 200 else (1,)))
     target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_formatter(ticker.NullFormatter())
 
@@ -96,7 +101,7 @@ def accuracy_vs_lambda(study: Study):
             ax.errorbar(s.index, s[("mean", "train_acc")], s[("std", "train_acc")], color=COLOURS[model], marker="o",
                         ms=4, mfc="white", ls="--", capsize=2.5, label=f"{LABELS[model]} train")
         mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
-        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: λ·{'h‖W‖_F²' if penalty == 'frob' else '‖W‖_Mix²'}")
+        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: penalty λ·{PENALTY_TERMS[penalty]}")
     axes[0].set_ylabel("accuracy")
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
@@ -141,7 +146,8 @@ def bound_chain(study: Study):
                            **marker, **colour)
     ax.axvline(1, color="k", lw=0.8)
     ax.axhline(1, color="k", lw=0.8)
-    ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel="Grad / ‖W‖_Mix", ylabel="‖W‖_Mix / (√h ‖W‖_F)",
+    ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel=f"Grad / {QUANTITIES['mix_norm']}",
+           ylabel=f"{QUANTITIES['mix_norm']} / {QUANTITIES['frob_bound']}",
            title=f"{len(nets)} networks; largest ratios {x.max():.3f} and {y.max():.3f}")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
@@ -210,14 +216,16 @@ def lambda_chosen(study: Study):
             ax.plot(runs["lam"], runs["val_acc"], color="0.6", lw=0.8, zorder=1)
         chosen = mine[mine["chosen"].astype(bool)]
         ax.scatter(chosen["lam"], chosen["val_acc"], color=COLOURS[model], s=28, zorder=2,
-                   label=f"chosen λ ({len(chosen)} seeds)")
+                   label=f"{LABELS[model]}: chosen λ of each seed")
         for lam, count in chosen["lam"].value_counts().items():
             ax.annotate(f"{count}×", (lam, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                         textcoords="offset points", ha="center", fontsize=8, color=COLOURS[model])
         mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: one grey line per seed")
-        ax.legend(loc="lower right", frameon=False, bbox_to_anchor=(1, 0.08))
     axes[0].set_ylabel("validation accuracy")
+    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False,
+               title="coloured count at the bottom: seeds for which that λ was chosen", title_fontsize=8)
     return fig
 
 

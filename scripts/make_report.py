@@ -50,9 +50,11 @@ class LatexSafe(str):
 
 
 # TeX's special characters, and < > which the default OT1 font encoding prints as ¡ ¿.
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "<": r"\textless{}", ">": r"\textgreater{}"}
+# OT1's roman fonts have no glyph for " _ ~ ^ (they print a closing quote, a rule and
+# accents): those come from the typewriter font, which has every ASCII character.
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "{": r"\{", "}": r"\}", "<": r"\textless{}", ">": r"\textgreater{}",
+                  **{c: rf"{{\ttfamily\char{ord(c)}}}" for c in '"_~^'}}
 # Characters outside Latin-1 that the study's own text uses; pdfLaTeX's default input
 # encoding knows none of them.
 LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
@@ -164,7 +166,7 @@ def caption(name: str) -> str:
 
 def figure_view(figures: dict, fmt: str, tex_dir: str) -> list:
     """``figures``: name -> (pdf, png). HTML embeds the PNG; LaTeX includes the PDF by a
-    path relative to the .tex file (the workflow's own path: \includegraphics takes it as is)."""
+    path relative to the .tex file (the workflow's own path, which includegraphics takes as is)."""
     return [dict(name=name, caption=caption(name),
                  src=data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir)))
             for name, (pdf, png) in figures.items()]

@@ -135,10 +135,14 @@ rule report_pdf:
         mem_mb=1000,
         runtime=10,
     shell:
+        # -C first: auxiliary files of an earlier failed run would break this one.
         """
         if [ -z "{params.latexmk}" ]; then echo "{params.missing}" | tee {log} >&2; exit 1; fi
+        log=$(realpath {log})
         cd $(dirname {input.tex})
-        {params.latexmk} -pdf -interaction=nonstopmode -halt-on-error $(basename {input.tex}) > $OLDPWD/{log} 2>&1 \
-            || {{ tail -n 40 $OLDPWD/{log} >&2; exit 1; }}
-        {params.latexmk} -c $(basename {input.tex}) >> $OLDPWD/{log} 2>&1
+        tex=$(basename {input.tex})
+        {params.latexmk} -C $tex > $log 2>&1
+        {params.latexmk} -pdf -interaction=nonstopmode -halt-on-error $tex >> $log 2>&1 \
+            || {{ tail -n 40 $log >&2; exit 1; }}
+        {params.latexmk} -c $tex >> $log 2>&1
         """

@@ -1,0 +1,86 @@
+"""The HTML report in a real browser (Debian's chromium driven by Playwright): no console
+or page error, no request leaving the file, every image decoded, and the comparison tables
+on the page equal to the aggregation of results/metrics.csv computed here."""
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from conftest import REPO, require_program
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
+COLUMNS = ["train_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
+
+
+def fmt(x):
+    return "—" if not math.isfinite(x) else f"{x:.3f}"
+
+
+def expected_table(metrics, lams, chosen):
+    """Mean, std, 95 % t-interval per model and column, written independently of tables.py."""
+    after = metrics[(metrics["phase"] == "after") & ~metrics["diverged"]]
+    penalised = after["selected"] if chosen else (
+        ((after["model"] == "nn_frob") & np.isclose(after["lam"], lams["frob"]))
+        | ((after["model"] == "nn_mix") & np.isclose(after["lam"], lams["mix"])))
+    rows = after[after["model"].isin(["rf", "svc", "nn"]) | (penalised & after["model"].isin(["nn_frob", "nn_mix"]))]
+    out = {}
+    for model, part in rows.groupby("model"):
+        for column in COLUMNS:
+            x = part[column].dropna().to_numpy()
+            if len(x) == 0:
+                out[model, column] = ["—"]
+                continue
+            half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+            out[model, column] = [fmt(x.mean()), fmt(x.std(ddof=1)), fmt(x.mean() - half), fmt(x.mean() + half)]
+    return out
+
+
+READ_TABLE = """table => Array.from(table.querySelectorAll('tbody tr[data-model]')).flatMap(tr =>
+  Array.from(tr.querySelectorAll('td[data-metric]')).map(td => {
+    const parts = ['.mean', '.std', '.ci-low', '.ci-high'].map(s => td.querySelector(s)).filter(e => e);
+    return [tr.dataset.model, td.dataset.metric, parts.length ? parts.map(e => e.textContent) : [td.textContent.trim()]];
+  }))"""
+READ_REFERENCE = """table => Array.from(table.querySelectorAll('tbody tr[data-model]')).flatMap(tr =>
+  Array.from(tr.querySelectorAll('td[data-reference]')).map(td => [tr.dataset.model, td.dataset.reference, td.textContent]))"""
+
+
+def test_report_in_chromium(small_study, tmp_path):
+    chromium = require_program("chromium", "apt-get install --no-install-recommends chromium")
+    from playwright.sync_api import sync_playwright
+
+    html = small_study / "results" / "report" / "report.html"
+    metrics = pd.read_csv(small_study / "results" / "metrics.csv")
+    with open(os.path.join(REPO, "config.yaml")) as handle:
+        lams = yaml.safe_load(handle)["notebook_lambdas"]
+    with open(os.path.join(REPO, "report", "notebook_reference.yaml")) as handle:
+        printed = {(r["model"], c): fmt(r.get(c, math.nan)) for r in yaml.safe_load(handle)["rows"]
+                   if r["phase"] == "after" for c in COLUMNS}
+    errors, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(tmp_path)})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on("request", lambda req: requests.append(req.url) if not req.url.startswith(("file:", "data:")) else None)
+        page.goto(html.as_uri(), wait_until="load")
+        images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.alt, i.complete, i.naturalWidth])")
+        tables = {which: page.eval_on_selector(f"#comparison-{which}", READ_TABLE) for which in ("notebook", "chosen")}
+        reference = page.eval_on_selector("#comparison-notebook", READ_REFERENCE)
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "report.png"), full_page=True)
+        browser.close()
+
+    assert errors == [] and requests == []
+    assert len(images) >= 6 and all(done and width > 0 for _, done, width in images), images
+    for which, chosen in (("notebook", False), ("chosen", True)):
+        on_page = {(model, metric): values for model, metric, values in tables[which]}
+        assert on_page == expected_table(metrics, lams, chosen), which
+    assert {(model, metric): value for model, metric, value in reference} == {
+        key: value for key, value in printed.items() if key[0] in set(metrics["model"])}

@@ -1,0 +1,193 @@
+"""The report's tables, escaping and files: hand-made frames with numbers worked out by
+hand, and the small study's report (the ``small_study`` fixture)."""
+
+import math
+import os
+import re
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, SHARED, SNAKEMAKE
+
+import figures
+import make_report
+import tables
+
+LAMS = {"frob": 0.005, "mix": 0.025}
+NASTY = r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ‖'
+
+
+def network_rows(model, lam, seed, test_acc, selected=False, diverged=False, phase="after"):
+    return dict(seed=seed, model=model, lam=lam, phase=phase, selected=selected, train_acc=1.0, test_acc=test_acc,
+                grad=0.5, grad_notebook=0.6, mix_norm=2.0, frob_bound=3.0, diverged=diverged,
+                diverged_step=7 if diverged else np.nan)
+
+
+@pytest.fixture
+def metrics():
+    """Three seeds; NN+Frob at the notebook's λ has test accuracies 0.90, 0.93 and a
+    diverged network; NN+Frob's selected λ is 0.01 on every seed."""
+    rows = []
+    for seed, acc in enumerate([0.90, 0.93, 0.96]):
+        rows.append(dict(seed=seed, model="rf", lam=np.nan, phase="after", selected=False, train_acc=1.0,
+                         test_acc=acc, diverged=False))
+        rows.append(network_rows("nn", 0.0, seed, acc, phase="before"))
+        rows.append(network_rows("nn", 0.0, seed, acc))
+        rows.append(network_rows("nn_frob", 0.005, seed, acc, diverged=seed == 2))
+        rows.append(network_rows("nn_frob", 0.01, seed, 0.5 + seed / 10, selected=True))
+        rows.append(network_rows("nn_mix", 0.025, seed, acc, selected=True))
+    return pd.DataFrame(rows)
+
+
+def cell(table, model, metric):
+    return table[(table["model"] == model) & (table["metric"] == metric)].iloc[0]
+
+
+def test_summarise_gives_sample_std_and_t_interval():
+    s = tables.summarise([1.0, 2.0, 3.0, 4.0, np.nan])
+    # std with ddof 1: sqrt(5/3); half width t(0.975, 3) * std / 2 with t = 3.182446305
+    assert s["n"] == 4 and s["mean"] == pytest.approx(2.5)
+    assert s["std"] == pytest.approx(1.2909944487)
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.5 - 2.0542603, 2.5 + 2.0542603), abs=1e-6)
+    one = tables.summarise([0.7])
+    assert one["n"] == 1 and one["mean"] == 0.7 and math.isnan(one["std"]) and math.isnan(one["ci_low"])
+    assert tables.summarise([])["n"] == 0
+
+
+def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
+    table = tables.comparison_table(metrics, LAMS, chosen=False)
+    frob = cell(table, "nn_frob", "test_acc")
+    assert frob["n"] == 2 and frob["n_diverged"] == 1
+    assert frob["mean"] == pytest.approx(0.915) and frob["std"] == pytest.approx(0.0212132034)
+    # t(0.975, 1) = 12.7062047 times 0.0212132 / sqrt(2)
+    assert frob["ci_high"] - frob["mean"] == pytest.approx(0.1905930706, rel=1e-6)
+    assert frob["lam"] == "0.005"
+    assert cell(table, "rf", "test_acc")["n"] == 3 and cell(table, "rf", "grad")["n"] == 0
+    assert list(dict.fromkeys(table["model"])) == ["rf", "nn", "nn_frob", "nn_mix"]
+
+
+def test_chosen_comparison_uses_the_selected_rows(metrics):
+    table = tables.comparison_table(metrics, LAMS, chosen=True)
+    frob = cell(table, "nn_frob", "test_acc")
+    assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and frob["lam"] == "0.01"
+    assert table["notebook"].isna().all()
+
+
+def test_lambda_summary_counts_seeds_per_value():
+    assert tables.lambda_summary(pd.Series([0.01, 0.02, 0.01])) == "0.01 (2×), 0.02 (1×)"
+    assert tables.lambda_summary(pd.Series([0.0, 0.0])) == "0"
+    assert tables.lambda_summary(pd.Series([np.nan])) == ""
+
+
+def test_fidelity_compares_seed_zero_with_the_printed_values(metrics):
+    reference = [dict(model="nn", phase="after", train_acc=1.0, test_acc=0.884, grad=10.911, mix_norm=40.103,
+                      frob_bound=56.739),
+                 dict(model="nn_frob", phase="after", train_acc=0.961, test_acc=0.951, grad=0.614, mix_norm=1.719,
+                      frob_bound=2.713)]
+    fid = tables.fidelity_table(metrics, LAMS, reference).set_index(["model", "metric"])
+    assert fid.loc[("nn", "test_acc"), "difference"] == pytest.approx(0.90 - 0.884)
+    # both gradients are held against the notebook's single Grad column
+    assert fid.loc[("nn", "grad_notebook"), "notebook"] == 10.911
+    assert fid.loc[("nn_frob", "grad"), "difference"] == pytest.approx(0.5 - 0.614)
+    assert len(fid) == 12
+    assert tables.fidelity_table(metrics, LAMS, reference, seed=5).empty
+
+
+def test_diverged_table_lists_study_and_validation_networks(metrics):
+    selection = pd.DataFrame([dict(seed=1, model="nn_mix", lam=0.25, diverged=True, diverged_step=40),
+                              dict(seed=1, model="nn_mix", lam=0.1, diverged=False, diverged_step=np.nan)])
+    table = tables.diverged_table(metrics, selection)
+    assert table[["seed", "model", "diverged_step"]].values.tolist() == [[2, "nn_frob", 7], [1, "nn_mix", 40]]
+
+
+def test_settings_differences_name_the_key():
+    table = tables.settings_differences({"steps": 300, "lr": 0.01}, {"steps": 10000, "lr": 0.01})
+    assert table.to_dict("records") == [dict(key="steps", study="300", notebook="10000")]
+
+
+def test_latex_escape_neutralises_every_special_character():
+    tt = lambda c: rf"{{\ttfamily\char{ord(c)}}}"  # noqa: E731
+    assert make_report.latex_escape(NASTY) == (
+        rf'\textless{{}}script\textgreater{{}}alert({tt(chr(34))}x{tt(chr(34))})\textless{{}}/script\textgreater{{}} '
+        rf'\& 100\% \$5 {tt("_")}a \#1 \{{b\}} \textbackslash{{}}c {tt("~")}d {tt("^")}e '
+        r'\ensuremath{\lambda}\ensuremath{\|}')
+    assert make_report.latex_escape("Zürich 中") == "Zürich ?"
+
+
+def test_tex_environment_escapes_every_inserted_value_but_built_latex():
+    env = make_report.environment("tex")
+    out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x_y", b=make_report.LatexSafe(r"$\pi$"), c=0.12345)
+    assert out == r"x\_y $\pi$ 0.123"
+
+
+def test_notebook_reference_matches_the_notebook_text():
+    """The transcribed values are the digits the notebook printed."""
+    origin = os.path.join(SHARED, "origin", "exercise-sheet-9-and-notebook.txt")
+    if not os.path.exists(origin):
+        pytest.skip(f"{origin} not present")
+    with open(origin) as handle:
+        printed = {m[0]: [float(x) for x in m[1:] if x] for m in re.findall(
+            r"> *(RForest|SVC|NN\+Frob|NN\+Mix|NN|Before|After) \| Train Acc: ([\d.]+) \| Test Acc: ([\d.]+)"
+            r"(?: \| Grad: +([\d.]+) \| WMix: +([\d.]+) \| sqrt\(h\)\*WFrob: +([\d.]+))?", handle.read())}
+    columns = ["train_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
+    names = {("rf", "after"): "RForest", ("svc", "after"): "SVC", ("nn", "before"): "Before",
+             ("nn", "after"): "After", ("nn_frob", "after"): "NN+Frob", ("nn_mix", "after"): "NN+Mix"}
+    reference = tables.load_reference()
+    for row in reference["rows"]:
+        assert [row[c] for c in columns if c in row] == printed[names[(row["model"], row["phase"])]]
+    assert reference["settings"]["notebook_lambdas"] == LAMS
+
+
+# --------------------------------------------------------------------------- the small study's report
+def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_study):
+    results = small_study / "results"
+    for name in tables.TABLE_NAMES:
+        assert (results / "tables" / f"{name}.csv").stat().st_size > 0
+    for name in figures.FIGURES:
+        assert (results / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert (results / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+    html = (results / "report" / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') >= len(figures.FIGURES)
+    # no file or address outside the page: every src/href is embedded data or an anchor
+    assert re.findall(r'(?:src|href)="(?!data:|#)([^"]*)"', html) == []
+    assert "<link" not in html and "@import" not in html
+
+
+def test_nasty_title_is_escaped_in_both_formats(small_study, tmp_path):
+    results = small_study / "results"
+    with open(small_study / "config.yaml") as handle:
+        overrides = yaml.safe_load(handle)
+    with open(os.path.join(REPO, "config.yaml")) as handle:
+        config = {**yaml.safe_load(handle), **overrides, "title": NASTY}
+    config["dataset"] = {**config["dataset"], "name": "A&B <i>"}
+    html, tex = render(results, config, tmp_path)
+    text = html.read_text()
+    assert "<script>" not in text and "&lt;script&gt;alert(" in text and "A&amp;B &lt;i&gt;" in text
+    assert make_report.latex_escape(NASTY) in tex.read_text()
+
+
+def render(results, config, outdir):
+    """Render both formats of the small study's report with ``config`` into ``outdir``."""
+    html, tex = outdir / "report.html", outdir / "report.tex"
+    make_report.make_report(
+        {n: results / "tables" / f"{n}.csv" for n in tables.TABLE_NAMES},
+        {n: (str(results / "figures" / f"{n}.pdf"), str(results / "figures" / f"{n}.png")) for n in figures.FIGURES},
+        [], config, str(results / "benchmarks"), [], str(html), str(tex))
+    return html, tex
+
+
+def test_snakemake_native_report_holds_the_figures(small_study):
+    out = small_study / "native_report.zip"
+    result = subprocess.run([SNAKEMAKE, "--snakefile", os.path.join(REPO, "workflow", "Snakefile"),
+                             "--directory", str(small_study), "--configfile", str(small_study / "config.yaml"),
+                             "--report", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(out).namelist()
+    for name in figures.FIGURES:
+        assert any(n.endswith(f"{name}.png") for n in names), name
