@@ -337,10 +337,12 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8)
     p.add_(-step_size * m / (v.sqrt() / bias2_sqrt + eps))
 
 
-def adam_scalars(k: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)):
-    """The step-dependent scalars of Adam's bias correction, and k, as 0-d tensors."""
-    values = [lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k]
-    return [torch.tensor(x, dtype=dtype, device=device) for x in values]
+def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)) -> torch.Tensor:
+    """Row k-1 holds step k's ``lr / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
+    in Python floats as ``torch.optim.Adam`` does; made once, so the training loop copies
+    nothing to the device and a compiled step is not recompiled for every k."""
+    rows = [[lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
+    return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
 def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
@@ -419,6 +421,7 @@ def train_grid(
     m, v = torch.zeros_like(P), torch.zeros_like(P)
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
     step = compiled_training_step if compile_step else training_step
+    schedule = adam_schedule(steps, lr, dev, dtype)
     curves = []
 
     def record(k, objective):
@@ -431,7 +434,7 @@ def train_grid(
     before = record(0, torch.full((len(grid),), float("nan"))) if curve_every else measure(P[..., :-1], P[..., -1], s, tensors)
     start = last_report = time.perf_counter()
     for k in range(1, steps + 1):
-        objective = step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *adam_scalars(k, lr, dev, dtype), first_bad)
+        objective = step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *schedule[k - 1], first_bad)
         if curve_every and (k % curve_every == 0 or k == steps):
             record(k, objective)
         now = time.perf_counter()

@@ -136,11 +136,12 @@ def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OP
     w_gd, w_adam = w[:, :1], w[:, 1:]
     m, v = torch.zeros_like(w_adam), torch.zeros_like(w_adam)
     steps = torch.full(w.shape[:2], float("nan"), dtype=torch.float64)
+    schedule = nb.adam_schedule(max_steps, 1.0, "cpu", torch.float64)
     for k in range(1, max_steps + 1):
         gradient = w @ H - c
         w_gd -= lr_gd * gradient[:, :1]
-        bias1, bias2_sqrt, _ = nb.adam_scalars(k, 1.0, "cpu")
-        nb.adam_update(w_adam, gradient[:, 1:], m, v, lrs * bias1.double(), bias2_sqrt.double())
+        bias1, bias2_sqrt, _ = schedule[k - 1]
+        nb.adam_update(w_adam, gradient[:, 1:], m, v, lrs * bias1, bias2_sqrt)
         e = w - w_star
         reached = ((e @ H) * e).sum(-1) <= tol * start_gap
         steps = torch.where(reached & steps.isnan(), float(k), steps)
