@@ -75,3 +75,14 @@ def small_study(tmp_path_factory):
     write_config(workdir)
     run_workflow(workdir)
     return workdir
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+# The GPU tests run where there is a GPU (benchmarks/gpu_check.sh); elsewhere they are not
+# collected, so a CPU-only CI run neither skips nor fakes them.
+collect_ignore_glob = [] if _cuda_available() else ["gpu/*"]
