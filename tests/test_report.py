@@ -4,6 +4,7 @@ hand, and the small study's report (the ``small_study`` fixture)."""
 import math
 import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SHARED, SNAKEMAKE
+from conftest import REPO, SHARED, SNAKEMAKE, run_workflow
 
 import figures
 import make_report
@@ -120,8 +121,8 @@ def test_latex_escape_neutralises_every_special_character():
 
 def test_tex_environment_escapes_every_inserted_value_but_built_latex():
     env = make_report.environment("tex")
-    out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x_y", b=make_report.LatexSafe(r"$\pi$"), c=0.12345)
-    assert out == r"x\_y $\pi$ 0.123"
+    out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x&y", b=make_report.LatexSafe(r"$\pi$"), c=0.12345)
+    assert out == r"x\&y $\pi$ 0.123"
 
 
 def test_notebook_reference_matches_the_notebook_text():
@@ -191,3 +192,23 @@ def test_snakemake_native_report_holds_the_figures(small_study):
     names = zipfile.ZipFile(out).namelist()
     for name in figures.FIGURES:
         assert any(n.endswith(f"{name}.png") for n in names), name
+
+
+def test_without_latexmk_the_html_is_the_target_and_the_pdf_says_why(small_study, tmp_path):
+    """A PATH with every program but latexmk: the default target drops report.pdf with a
+    message saying what to install, and asking for the PDF fails with that message."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in reversed(os.environ["PATH"].split(os.pathsep)):
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            if name != "latexmk":
+                (bin_dir / name).unlink(missing_ok=True)
+                (bin_dir / name).symlink_to(os.path.join(folder, name))
+    env = {**os.environ, "PATH": str(bin_dir)}
+    plan = run_workflow(small_study, "-n", "--forcerun", "report", env=env)
+    assert "latexmk not found" in plan.stdout + plan.stderr and "report_pdf" not in plan.stdout
+    copy = tmp_path / "study"  # a copy: the PDF job deletes its output before it runs
+    shutil.copytree(small_study, copy, symlinks=True)
+    (copy / "results" / "report" / "report.pdf").unlink(missing_ok=True)
+    pdf = run_workflow(copy, "results/report/report.pdf", env=env, check=False)
+    assert pdf.returncode != 0 and "apt-get install --no-install-recommends texlive-latex-base" in pdf.stderr
