@@ -7,8 +7,10 @@ crash, ``--unlock`` and the README command: the run must complete with a
 ``results/metrics.csv`` byte-identical to the uninterrupted session run.
 """
 
+import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -99,3 +101,82 @@ def test_resumed_run_completes_with_identical_metrics(killed_run, small_study):
     # Nothing left to do: every job of the study finished, the report included.
     dry_run = run_workflow(killed_run, "-n", timeout=300)
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
+
+
+@contextlib.contextmanager
+def disk_full_after(limit):
+    """Inside: a write past ``limit`` bytes of any one file fails (EFBIG), as on a full
+    disk; SIGXFSZ, which would kill the process instead, is ignored meanwhile."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def _table(rows=2000):
+    return pd.DataFrame({"seed": np.arange(rows), "value": np.linspace(0, 1, rows)})
+
+
+def _write_aggregate(folder):
+    import aggregate
+
+    path = os.path.join(folder, "metrics.csv")
+    aggregate.write_csv(_table(), path)
+    return [path]
+
+
+def _write_networks(folder):
+    import train_networks
+
+    paths = train_networks.output_paths(folder)
+    train_networks.write_outputs(_table(), _table(), _table(), {"W": np.ones((20, 100, 30))}, paths)
+    return list(paths.values())
+
+
+def _write_data(folder):
+    import prepare_data
+
+    npz, json_path = os.path.join(folder, "seed0.npz"), os.path.join(folder, "seed0.json")
+    prepare_data.prepare_data(0, {"source": "breast_cancer", "target": "target"}, 0.04, 0.5, 0.25, npz, json_path)
+    return [npz, json_path]
+
+
+def _write_json(folder):
+    import normbound
+
+    path = os.path.join(folder, "theory.json")
+    normbound.write_json(path, {"ratios": list(range(2000))})
+    return [path]
+
+
+def _write_figure(folder):
+    import figures
+    import matplotlib.pyplot as plt
+
+    pdf, png = os.path.join(folder, "figure.pdf"), os.path.join(folder, "figure.png")
+    fig = plt.figure()
+    plt.plot(np.random.default_rng(0).normal(size=5000))
+    figures.save(fig, pdf, png)
+    return [pdf, png]
+
+
+# Every way the scripts write their results (tables.py writes with aggregate.write_csv,
+# the theory scripts with normbound.write_json).
+WRITERS = [_write_aggregate, _write_networks, _write_data, _write_json, _write_figure]
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__[len("_write_"):])
+def test_write_failing_midway_leaves_no_file(tmp_path, writer):
+    failed, whole = tmp_path / "failed", tmp_path / "whole"
+    failed.mkdir()
+    whole.mkdir()
+    with disk_full_after(1024), pytest.raises(OSError):
+        writer(str(failed))
+    assert not [name for name in os.listdir(failed) if ".tmp" not in name], "a half-written file under its final name"
+    # The same writer with room to write creates every file it names: the check above
+    # looked at the right paths.
+    assert all(os.path.getsize(path) > 1024 for path in writer(str(whole)))

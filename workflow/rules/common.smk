@@ -4,11 +4,15 @@ import sys
 
 sys.path.insert(0, os.path.join(workflow.basedir, "..", "scripts"))
 import normbound as nb  # noqa: E402
+from snakemake.logging import logger  # noqa: E402
 
 try:
     nb.check_config(config)
 except nb.ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    # The message and nothing else: a WorkflowError would add a trace line pointing at
+    # this file, while the mistake is in the user's config.
+    logger.error(f"Invalid config: {err}")
+    sys.exit(1)
 
 SEEDS = config["seeds"]
 RESULTS = "results"
