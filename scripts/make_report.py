@@ -34,6 +34,7 @@ import markupsafe
 import pandas as pd
 import yaml
 
+import equations
 import normbound as nb
 import tables
 
@@ -119,6 +120,7 @@ def environment(fmt: str) -> jinja2.Environment:
                   lstrip_blocks=True, keep_trailing_newline=True)
     if fmt == "html":
         env = jinja2.Environment(autoescape=True, **common)
+        env.filters["mathml"] = equations.mathml  # equations as MathML: render offline
     else:
         env = jinja2.Environment(block_start_string=r"\BLOCK{", block_end_string="}",
                                  variable_start_string=r"\VAR{", variable_end_string="}",
