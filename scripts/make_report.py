@@ -10,8 +10,8 @@ such as the title cannot inject TeX; only :class:`LatexSafe` strings (labels bui
 already escaped values) pass unchanged.
 
 The theory section is optional: ``report/theory.html.j2`` / ``report/theory.tex.j2``
-are included when they and ``theory.json`` exist, rendered with ``theory`` (the parsed
-JSON) and ``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics
+are included when they and the theory rules' JSON files exist, rendered with ``theory``
+(``exercise1`` and ``exercise2``: the parsed JSON files) and ``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics
 accepts for LaTeX).
 
 By hand:  python scripts/make_report.py --results results --config config.yaml
@@ -176,12 +176,14 @@ def figure_view(figures: dict, fmt: str, tex_dir: str) -> list:
 
 def theory_view(theory_files, fmt: str, tex_dir: str):
     """``(theory, theory_figures)`` from the theory rules' outputs, or ``(None, {})`` when
-    the theory JSON or this format's partial template is missing."""
-    json_path = next((p for p in theory_files if os.path.basename(p) == "theory.json"), None)
-    if json_path is None or not os.path.exists(os.path.join(TEMPLATES, f"theory.{fmt}.j2")):
+    the theory JSON files or this format's partial template are missing."""
+    json_paths = [p for p in theory_files if p.endswith(".json")]
+    if not json_paths or not os.path.exists(os.path.join(TEMPLATES, f"theory.{fmt}.j2")):
         return None, {}
-    with open(json_path) as handle:
-        theory = json.load(handle)
+    theory = {}
+    for path in json_paths:  # exercise1.json, exercise2.json -> theory.exercise1, theory.exercise2
+        with open(path) as handle:
+            theory[os.path.splitext(os.path.basename(path))[0]] = json.load(handle)
     wanted = ".png" if fmt == "html" else ".pdf"
     paths = {os.path.splitext(os.path.basename(p))[0]: p for p in theory_files if p.endswith(wanted)}
     return theory, {name: data_uri(p) if fmt == "html" else LatexSafe(os.path.relpath(p, tex_dir))

@@ -12,7 +12,7 @@ exact pattern maximum by enumeration; for wide networks a lower bound on it by a
 Writes a JSON of results and two figures (PDF and PNG each).
 
 By hand:  python scripts/theory_bounds.py --metrics results/metrics.csv \\
-              --weights results/seed0/weights.npz --json bounds.json --figdir figures
+              --weights results/seed0/weights.npz --json exercise2.json --figdir figures
 """
 
 import argparse

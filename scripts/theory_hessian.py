@@ -10,7 +10,7 @@ sizes; gradient descent and Adam steps to a fixed tolerance against the conditio
 and the condition number of a dataset's E[x xᵀ] before and after normalisation.
 Writes a JSON of results and two figures (PDF and PNG each).
 
-By hand:  python scripts/theory_hessian.py --json hessian.json --figdir figures
+By hand:  python scripts/theory_hessian.py --json exercise1.json --figdir figures
 """
 
 import argparse

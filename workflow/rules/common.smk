@@ -22,6 +22,8 @@ LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 METRICS = f"{RESULTS}/metrics.csv"
 SCRIPTS = "../../scripts"
+# The pinned environment, for --software-deployment-method conda (relative to rules/).
+ENV = "../../environment.yml"
 
 
 wildcard_constraints:

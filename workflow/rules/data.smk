@@ -16,5 +16,7 @@ rule prepare_data:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/prepare_data.py"

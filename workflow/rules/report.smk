@@ -57,6 +57,8 @@ rule tables:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/tables.py"
 
@@ -82,6 +84,8 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/figures.py"
 
@@ -113,6 +117,8 @@ rule report:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/make_report.py"
 
@@ -134,6 +140,9 @@ rule report_pdf:
     resources:
         mem_mb=1000,
         runtime=10,
+    # latexmk itself is a system package (README: "Quick start"), not part of the env.
+    conda:
+        ENV
     shell:
         # -C first: auxiliary files of an earlier failed run would break this one.
         """

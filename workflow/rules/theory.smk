@@ -1,9 +1,6 @@
 # The exercise sheet's two results, checked by computation: exercise 1 (conditioning of the
 # linear model's objective) and exercise 2 (the bounds on a ReLU network's input gradient).
-# The report reads THEORY_OUTPUTS: theory.json and the figures, PDF and PNG.
-import json
-from pathlib import Path
-
+# The report reads THEORY_OUTPUTS: exercise1.json, exercise2.json and the figures (PDF, PNG).
 import theory_bounds
 import theory_hessian
 
@@ -13,18 +10,19 @@ THEORY_FIGURES = {
     script.__name__: [f"{THEORY}/{name}.{ext}" for name in script.FIGURES for ext in ("pdf", "png")]
     for script in (theory_hessian, theory_bounds)
 }
-THEORY_OUTPUTS = [f"{THEORY}/theory.json", *THEORY_FIGURES["theory_hessian"], *THEORY_FIGURES["theory_bounds"]]
-
-
-localrules:
-    theory,
+THEORY_OUTPUTS = [
+    f"{THEORY}/exercise1.json",
+    f"{THEORY}/exercise2.json",
+    *THEORY_FIGURES["theory_hessian"],
+    *THEORY_FIGURES["theory_bounds"],
+]
 
 
 rule theory_hessian:
     """Exercise 1: autograd Hessian against σ²I + μμᵀ, condition numbers, optimiser steps,
     and the dataset's conditioning before and after normalisation."""
     output:
-        json=f"{THEORY}/hessian.json",
+        json=f"{THEORY}/exercise1.json",
         figures=THEORY_FIGURES["theory_hessian"],
     params:
         dataset=config["dataset"],
@@ -37,6 +35,8 @@ rule theory_hessian:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/theory_hessian.py"
 
@@ -48,7 +48,7 @@ rule theory_bounds:
         metrics=METRICS,
         weights=per_seed(rules.train_networks.output.weights),
     output:
-        json=f"{THEORY}/bounds.json",
+        json=f"{THEORY}/exercise2.json",
         figures=THEORY_FIGURES["theory_bounds"],
     log:
         f"{LOGS}/theory_bounds/theory.log",
@@ -58,23 +58,7 @@ rule theory_bounds:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/theory_bounds.py"
-
-
-rule theory:
-    """theory.json: both exercises' results in one file, the one the report reads."""
-    input:
-        exercise1=rules.theory_hessian.output.json,
-        exercise2=rules.theory_bounds.output.json,
-    output:
-        f"{THEORY}/theory.json",
-    log:
-        f"{LOGS}/theory/theory.log",
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    run:
-        nb.write_json(output[0], {key: json.loads(Path(path).read_text()) for key, path in input.items()})
-        Path(log[0]).write_text(f"merged {', '.join(input.keys())} into {output[0]}\n")

@@ -17,6 +17,8 @@ rule train_baselines:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/train_baselines.py"
 
@@ -43,6 +45,8 @@ rule train_networks:
         mem_mb=4000,
         runtime=60,
         gpu=1 if config["device"] == "cuda" else 0,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/train_networks.py"
 
@@ -64,5 +68,7 @@ rule aggregate:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        ENV
     script:
         f"{SCRIPTS}/aggregate.py"
