@@ -1,10 +1,10 @@
 """A run killed hard in the middle of training resumes and gives the same results.
 
-The workflow is started on the small config in its own process group; as soon as the
-first training job is running, the whole group gets SIGKILL (no clean-up, no lock
+The workflow is started in its own process group on a config whose training lasts some
+seconds; as soon as the training job has started, the whole group gets SIGKILL (no clean-up, no lock
 removal, as after a power cut or an out-of-memory kill). Then, as a user would after a
 crash, ``--unlock`` and the README command: the run must complete with a
-``results/metrics.csv`` byte-identical to the uninterrupted session run.
+``results/metrics.csv`` byte-identical to that of an uninterrupted run.
 """
 
 import contextlib
@@ -28,15 +28,30 @@ def readme_command(workdir, *args, timeout=1200):
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
+# One seed and a short grid, but enough steps that training outlasts the half second
+# between the start of training and the kill (test_kill_landed_during_training checks).
+LONG_TRAINING = dict(seeds=[0], steps=20000, curve_every=5000, lambdas={"frob": [0.005], "mix": [0.025]})
+
+
 def _train_log(workdir):
     return os.path.join(workdir, "results", "logs", "train_networks", "seed0.log")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_metrics(tmp_path_factory):
+    """results/metrics.csv of an uninterrupted run of the same config (only as far as it)."""
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    write_config(workdir, **LONG_TRAINING)
+    run_workflow(workdir, "results/metrics.csv")
+    with open(os.path.join(workdir, "results", "metrics.csv"), "rb") as handle:
+        return handle.read()
 
 
 @pytest.fixture(scope="module")
 def killed_run(tmp_path_factory):
     """A workdir whose run was SIGKILLed while seed 0's networks were training."""
     workdir = str(tmp_path_factory.mktemp("killed"))
-    write_config(workdir)
+    write_config(workdir, **LONG_TRAINING)
     # run_workflow's command, started without waiting so it can be killed.
     command = [SNAKEMAKE, "--snakefile", os.path.join(REPO, "workflow", "Snakefile"), "--directory", workdir,
                "--configfile", os.path.join(workdir, "config.yaml"), "--cores", "4"]
@@ -85,7 +100,7 @@ def test_stale_lock_blocks_until_unlocked(killed_run):
     assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
 
 
-def test_resumed_run_completes_with_identical_metrics(killed_run, small_study):
+def test_resumed_run_completes_with_identical_metrics(killed_run, uninterrupted_metrics):
     # Unlocking again is harmless and keeps this test independent of the order.
     assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
     # A second fault: what a script writing in place would leave when killed. Snakemake's
@@ -94,10 +109,8 @@ def test_resumed_run_completes_with_identical_metrics(killed_run, small_study):
         handle.write("seed,model,lam,phase\n0,nn,")
     result = readme_command(killed_run)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    with open(os.path.join(small_study, "results", "metrics.csv"), "rb") as handle:
-        expected = handle.read()
     with open(os.path.join(killed_run, "results", "metrics.csv"), "rb") as handle:
-        assert handle.read() == expected
+        assert handle.read() == uninterrupted_metrics
     # Nothing left to do: every job of the study finished, the report included.
     dry_run = run_workflow(killed_run, "-n", timeout=300)
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
