@@ -14,9 +14,9 @@
 # munged and MariaDB are the machine's own (key in /etc/munge, data in /var/lib/mysql): they
 # are reused when already running and then left running by stop.
 #
-# The cluster "normbound" has one node (this host: its CPUs, 90% of its memory, and one
-# GPU slot, a count only, so that GPU requests are scheduled) in two partitions: ci
-# (default) and ci_gpu. Jobs are charged to the account normbound_ci.
+# The cluster "normbound" has one node (this host: 8 CPU slots whatever its cores, 90% of its
+# memory, and one GPU slot that is no GPU, so that GPU requests are scheduled) in two
+# partitions: ci (default) and ci_gpu. Jobs are charged to the account normbound_ci.
 set -euo pipefail
 
 STATE=${NORMBOUND_SLURM_DIR:-/tmp/normbound-slurm}
@@ -52,8 +52,7 @@ wait_for() {
 }
 
 write_config() {
-    local cpus memory_mb password
-    cpus=$(nproc)
+    local memory_mb password
     memory_mb=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
     local file
     for file in slurm.conf gres.conf slurmdbd.conf; do
@@ -91,10 +90,15 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStorageEnforce=associations
-# sacct shows the GPUs a job was given.
+# sacct shows the GPUs a job was given and its comment (the plugin's rule and wildcards).
 AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
 GresTypes=gpu
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory_mb Gres=gpu:1 State=UNKNOWN
+# More CPU slots than a small machine's cores: jobs run side by side as on a real cluster,
+# and a rule that asks for 4 threads (training) fits. The slots are not the cores: a job's
+# program still sees the machine's cores and uses the same number of threads as locally.
+SlurmdParameters=config_overrides
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=8 RealMemory=$memory_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=ci Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 PartitionName=ci_gpu Nodes=ALL MaxTime=INFINITE State=UP
 EOF
