@@ -30,7 +30,7 @@ def readme_command(workdir, *args, timeout=1200):
 
 # One seed and a short grid, but enough steps that training outlasts the half second
 # between the start of training and the kill (test_kill_landed_during_training checks).
-LONG_TRAINING = dict(seeds=[0], steps=20000, curve_every=5000, lambdas={"frob": [0.005], "mix": [0.025]})
+LONG_TRAINING = dict(seeds=[0], steps=6000, curve_every=2000, lambdas={"frob": [0.005], "mix": [0.025]})
 
 
 def _train_log(workdir):
