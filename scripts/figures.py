@@ -94,7 +94,7 @@ def accuracy_vs_lambda(study: Study):
                 mean, std = reference.loc[other, ("mean", "test_acc")], reference.loc[other, ("std", "test_acc")]
                 ax.axhspan(mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=COLOURS[other], alpha=0.15, lw=0)
                 ax.axhline(mean, color=COLOURS[other], lw=1, label=f"{LABELS[other]} test (mean ± sd)")
-        if model in set(study.metrics["model"]):
+        if model in set(trained(study.metrics)["model"]):  # every network may have diverged
             s = penalised(study.metrics, model, ["test_acc", "train_acc"])
             ax.errorbar(s.index, s[("mean", "test_acc")], s[("std", "test_acc")], color=COLOURS[model], marker="o",
                         ms=4, capsize=2.5, label=f"{LABELS[model]} test")
@@ -114,7 +114,7 @@ def norms_vs_lambda(study: Study):
     quantities = list(QUANTITIES)
     unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
     for ax, (model, penalty) in zip(axes, PENALTIES.items()):
-        if model in set(study.metrics["model"]):
+        if model in set(trained(study.metrics)["model"]):  # every network may have diverged
             s = penalised(study.metrics, model, quantities)
             for q, colour in zip(quantities, ("C0", "C1", "C2")):
                 ax.errorbar(s.index, s[("mean", q)], s[("std", q)], color=colour, ms=4, capsize=2.5,
@@ -234,8 +234,11 @@ FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_ch
 
 
 def save(fig, pdf: str, png: str) -> None:
-    fig.savefig(pdf, metadata=PDF_METADATA)
-    fig.savefig(png, dpi=PNG_DPI, metadata=PNG_METADATA)
+    """Both formats, each under a temporary name then renamed: complete or absent."""
+    for path, options in ((pdf, dict(metadata=PDF_METADATA)), (png, dict(dpi=PNG_DPI, metadata=PNG_METADATA))):
+        root, ext = os.path.splitext(path)
+        fig.savefig(f"{root}.tmp{ext}", **options)
+        os.replace(f"{root}.tmp{ext}", path)
     plt.close(fig)
 
 
