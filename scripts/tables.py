@@ -92,7 +92,9 @@ def comparison_table(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool
     rows (see :func:`load_reference`), joined as the ``notebook`` column."""
     rows = comparison_rows(metrics, notebook_lambdas, chosen)
     diverged = rows["diverged"].astype(bool)
-    table = summary_by(rows[~diverged], ["model"], METRICS)
+    # Diverged values become NaN rather than dropped rows: a model whose every network
+    # diverged keeps its row, with n = 0.
+    table = summary_by(rows.assign(**{m: rows[m].where(~diverged) for m in METRICS}), ["model"], METRICS)
     printed = {} if reference is None else {(r["model"], m): r.get(m, math.nan)
                                             for r in reference if r["phase"] == "after" for m in METRICS}
     table["notebook"] = [printed.get((model, metric), math.nan) for model, metric in zip(table["model"], table["metric"])]
