@@ -37,12 +37,6 @@ def aggregate(networks, baselines, validations, curves):
             join(curves, ["seed", "subset", "model", "lam", "step"]))
 
 
-def write_csv(frame, path):
-    tmp = f"{path}.tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="results", help="the workflow's results folder")
@@ -51,7 +45,7 @@ def main(argv=None):
              for k in ("networks", "baselines", "validation", "curves")}
     tables = aggregate(found["networks"], found["baselines"], found["validation"], found["curves"])
     for frame, name in zip(tables, ("metrics", "selection", "curves")):
-        write_csv(frame, os.path.join(args.results, f"{name}.csv"))
+        nb.write_csv(frame, os.path.join(args.results, f"{name}.csv"))
 
 
 if __name__ == "__main__":
@@ -60,6 +54,6 @@ if __name__ == "__main__":
         tables = aggregate(snakemake.input.networks, snakemake.input.baselines, snakemake.input.validation,
                            snakemake.input.curves)
         for frame, path in zip(tables, (snakemake.output.metrics, snakemake.output.selection, snakemake.output.curves)):
-            write_csv(frame, path)
+            nb.write_csv(frame, path)
     else:
         main()

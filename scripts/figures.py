@@ -236,9 +236,7 @@ FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_ch
 def save(fig, pdf: str, png: str) -> None:
     """Both formats, each under a temporary name then renamed: complete or absent."""
     for path, options in ((pdf, dict(metadata=PDF_METADATA)), (png, dict(dpi=PNG_DPI, metadata=PNG_METADATA))):
-        root, ext = os.path.splitext(path)
-        fig.savefig(f"{root}.tmp{ext}", **options)
-        os.replace(f"{root}.tmp{ext}", path)
+        nb.write_atomically(path, lambda tmp: fig.savefig(tmp, **options))
     plt.close(fig)
 
 

@@ -297,10 +297,11 @@ def render(fmt: str, ctx: dict, figures: dict, theory_files, out: str) -> None:
     text = environment(fmt).get_template(f"report.{fmt}.j2").render(
         **ctx, figures=figure_view(figures, fmt, tex_dir), theory=theory, theory_figures=theory_figures,
         metric_label=METRIC_HTML if fmt == "html" else METRIC_TEX)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, out)
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+
+    nb.write_atomically(out, write)
 
 
 def make_report(table_paths: dict, figures: dict, theory_files, config: dict, benchmark_dir: str, cost_files,

@@ -318,7 +318,6 @@ class Grid:
 
 @dataclass
 class TrainResult:
-    grid: Grid
     W: torch.Tensor  # (M, h, d) on the CPU
     b: torch.Tensor  # (M, h)
     before: dict[str, np.ndarray]
@@ -446,7 +445,7 @@ def train_grid(
                      k, steps, now - start, (now - start) / k * (steps - k), len(grid))
     log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, time.perf_counter() - start)
     W, b = P[..., :-1], P[..., -1]
-    return TrainResult(grid, W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
+    return TrainResult(W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
                        first_bad.cpu().numpy().astype(np.int64), curves)
 
 
@@ -578,13 +577,27 @@ def load_config(path: str) -> dict:
 
 
 # --------------------------------------------------------------------------- files
-def write_json(path: str, obj) -> None:
-    """Write JSON atomically: a temporary name, then a rename, so no half file remains."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+def write_atomically(path: str, write) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: a
+    result file is complete or absent. The temporary name keeps the extension, so
+    writers that choose the format by it (numpy, matplotlib) behave the same."""
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_json(path: str, obj) -> None:
+    def dump(tmp):
+        with open(tmp, "w") as handle:
+            json.dump(obj, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+    write_atomically(path, dump)
+
+
+def write_csv(frame, path: str) -> None:
+    write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def setup_logging(log_path: str | None = None) -> None:

@@ -22,9 +22,7 @@ def prepare_data(seed, dataset, label_noise, test_fraction, validation_fraction,
     sidecar.update(source=source, target=target, test_fraction=test_fraction,
                    validation_fraction=validation_fraction)
     os.makedirs(os.path.dirname(npz) or ".", exist_ok=True)
-    tmp = f"{npz}.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, npz)
+    nb.write_atomically(npz, lambda tmp: np.savez(tmp, **arrays))
     nb.write_json(json, sidecar)
     return arrays, sidecar
 

@@ -27,7 +27,6 @@ import yaml
 from scipy import stats
 
 import normbound as nb
-from aggregate import write_csv
 
 # The comparison's columns, in the notebook's order.
 METRICS = ("train_acc", "test_acc", "grad", "mix_norm", "frob_bound")
@@ -166,7 +165,7 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, config: dict, re
 def run(metrics_path: str, selection_path: str, config: dict, outputs: dict, reference_path: str = REFERENCE) -> None:
     tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), config, load_reference(reference_path))
     for name, path in outputs.items():
-        write_csv(tables[name], path)
+        nb.write_csv(tables[name], path)
 
 
 def main(argv=None):

@@ -5,7 +5,6 @@ By hand:  python scripts/train_baselines.py --seed 0 --data results/data/seed0.n
 """
 
 import argparse
-import os
 
 import numpy as np
 import pandas as pd
@@ -34,9 +33,7 @@ def train_baselines(data, seed, models):
 def run(data_path, seed, out, settings):
     with np.load(data_path) as data:
         table = train_baselines(dict(data), seed, **settings)
-    tmp = f"{out}.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    nb.write_csv(table, out)
 
 
 def main(argv=None):

@@ -46,7 +46,7 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     rows, curves, weights = [], [], {"W": [], "b": []}
     for chunk in grid.chunks(batch_size):
         result = nb.train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
-                               curve_every, compile and len(chunk) > 0, progress_seconds=20)
+                               curve_every, compile, progress_seconds=20)
         diverged = result.diverged_step >= 0
         for phase, m in (("before", result.before), ("after", result.after)):
             ok = {k: np.where(diverged, np.nan, v) for k, v in m.items()} if phase == "after" else m
@@ -84,14 +84,9 @@ def choose_lambda(fit: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(networks, validation, curves, weights, paths):
-    """Write each file under a temporary name, then rename: complete or absent."""
     for frame, key in ((networks, "networks"), (validation, "validation"), (curves, "curves")):
-        tmp = f"{paths[key]}.tmp"
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, paths[key])
-    tmp = f"{paths['weights']}.tmp.npz"
-    np.savez(tmp, **weights)
-    os.replace(tmp, paths["weights"])
+        nb.write_csv(frame, paths[key])
+    nb.write_atomically(paths["weights"], lambda tmp: np.savez(tmp, **weights))
 
 
 def run(data_path, seed, paths, settings, threads=None):

@@ -136,10 +136,10 @@ def _table(rows=2000):
 
 
 def _write_aggregate(folder):
-    import aggregate
+    import normbound
 
     path = os.path.join(folder, "metrics.csv")
-    aggregate.write_csv(_table(), path)
+    normbound.write_csv(_table(), path)
     return [path]
 
 
@@ -178,7 +178,7 @@ def _write_figure(folder):
     return [pdf, png]
 
 
-# Every way the scripts write their results (tables.py writes with aggregate.write_csv,
+# Every way the scripts write their results (the tables with normbound.write_csv,
 # the theory scripts with normbound.write_json).
 WRITERS = [_write_aggregate, _write_networks, _write_data, _write_json, _write_figure]
 
