@@ -1,59 +1,70 @@
-"""Join every seed's tables: ``results/metrics.csv`` (one row per model, λ, phase and
-seed), ``results/selection.csv`` (validation scores and chosen λ) and ``results/curves.csv``.
+"""Join every seed's tables: ``metrics.csv`` (one row per model, λ, phase and seed),
+``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
 
-By hand:  python scripts/aggregate.py --results results
+Any model subset joins: without networks, ``selection.csv`` and ``curves.csv`` hold
+their header alone; without baselines, ``metrics.csv`` holds the networks alone.
+
+By hand:  python scripts/aggregate.py --networks results/seed*/networks.csv \\
+              --baselines results/seed*/baselines.csv --validation results/seed*/validation.csv \\
+              --curves results/seed*/curves.csv --out-metrics m.csv --out-selection s.csv --out-curves c.csv
 """
 
 import argparse
-import glob
-import os
 
 import pandas as pd
 
-import normbound as nb
+from normbound import MODELS, io
 
-# The columns of results/metrics.csv, in order (documented in the README).
+# The columns of each output, in order (documented in the README).
 METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "train_acc", "test_acc", "train_loss",
                    "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
                    "spectral_bound", "diverged", "diverged_step"]
-
-
+SELECTION_COLUMNS = ["seed", "model", "lam", "val_acc", "val_loss", "diverged", "diverged_step", "chosen"]
+CURVES_COLUMNS = ["seed", "model", "lam", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
+                  "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
-RANK = {**{m: i for i, m in enumerate(nb.MODELS)}, "before": 0, "after": 1}
+RANK = {**{m: i for i, m in enumerate(MODELS)}, "before": 0, "after": 1}
 
 
-def join(paths, keys):
+def join(paths, keys, columns):
     """Concatenate CSV files and sort by ``keys``, so the output does not depend on the
-    order the inputs are listed in."""
-    frame = pd.concat([f for f in map(pd.read_csv, paths) if len(f)], ignore_index=True)
+    order the inputs are listed in; no rows at all give an empty table with ``columns``."""
+    frames = [f for f in map(pd.read_csv, paths) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
     by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
-    return frame.sort_values(keys, key=by_rank, kind="stable").reset_index(drop=True)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values(keys, key=by_rank, kind="stable").reset_index(drop=True).reindex(columns=columns)
 
 
-def aggregate(networks, baselines, validations, curves):
+def aggregate(networks, baselines, validation, curves):
     """Join per-seed CSV files (lists of paths) into the three study tables."""
-    metrics = join([*networks, *baselines], ["seed", "model", "lam", "phase"]).reindex(columns=METRICS_COLUMNS)
-    return (metrics, join(validations, ["seed", "model", "lam"]),
-            join(curves, ["seed", "subset", "model", "lam", "step"]))
+    return (join([*networks, *baselines], ["seed", "model", "lam", "phase"], METRICS_COLUMNS),
+            join(validation, ["seed", "model", "lam"], SELECTION_COLUMNS),
+            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS))
+
+
+def write(tables, paths):
+    for frame, path in zip(tables, paths):
+        io.write_csv(frame, path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="results", help="the workflow's results folder")
+    for name in ("networks", "baselines", "validation", "curves"):
+        parser.add_argument(f"--{name}", nargs="*", default=[], help=f"per-seed {name} CSV files")
+    for name in ("metrics", "selection", "curves"):
+        parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
     args = parser.parse_args(argv)
-    found = {k: sorted(glob.glob(os.path.join(args.results, "seed*", f"{k}.csv")))
-             for k in ("networks", "baselines", "validation", "curves")}
-    tables = aggregate(found["networks"], found["baselines"], found["validation"], found["curves"])
-    for frame, name in zip(tables, ("metrics", "selection", "curves")):
-        nb.write_csv(frame, os.path.join(args.results, f"{name}.csv"))
+    write(aggregate(args.networks, args.baselines, args.validation, args.curves),
+          (args.out_metrics, args.out_selection, args.out_curves))
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
-        tables = aggregate(snakemake.input.networks, snakemake.input.baselines, snakemake.input.validation,
-                           snakemake.input.curves)
-        for frame, path in zip(tables, (snakemake.output.metrics, snakemake.output.selection, snakemake.output.curves)):
-            nb.write_csv(frame, path)
+        io.setup_logging(snakemake.log[0])
+        inp, out = snakemake.input, snakemake.output
+        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves),
+              (out.metrics, out.selection, out.curves))
     else:
         main()

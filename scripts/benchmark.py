@@ -22,7 +22,9 @@ import time
 
 import torch
 
-import normbound as nb
+from normbound import NETWORKS, config as study_config, io
+from normbound.data import load_dataset, split_data
+from normbound.train import Grid, pick_device, train_grid, train_reference
 
 
 def device_name(device: torch.device) -> str:
@@ -45,27 +47,27 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def scaled_grid(grid: nb.Grid, size: int) -> nb.Grid:
+def scaled_grid(grid: Grid, size: int) -> Grid:
     """``size`` networks, cycling through ``grid`` (the same work per network)."""
     pick = [i % len(grid) for i in range(size)]
-    return nb.Grid(*([getattr(grid, f)[i] for i in pick] for f in ("models", "lams", "subsets")))
+    return Grid(*([getattr(grid, f)[i] for i in pick] for f in ("models", "lams", "subsets")))
 
 
 def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int], scaling_steps: int) -> dict:
-    dev = nb.pick_device(device)
-    X, t = nb.load_dataset(config["dataset"]["source"], config["dataset"]["target"])
-    data, _ = nb.split_data(X, t, 0, config["test_fraction"], config["label_noise"], config["validation_fraction"])
-    grid = nb.Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"])
+    dev = pick_device(device)
+    X, t = load_dataset(config["dataset"]["source"], config["dataset"]["target"])
+    data, _ = split_data(X, t, 0, config["test_fraction"], config["label_noise"], config["validation_fraction"])
+    grid = Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"])
     steps, lr, hidden = config["steps"], config["lr"], config["hidden"]
 
     def fast(g, n):
-        return nb.train_grid(g, data, 0, hidden, n, lr, config["init_scale"], str(dev), compile_step=True)
+        return train_grid(g, data, 0, hidden, n, lr, config["init_scale"], str(dev), compile_step=True)
 
     compile_seconds = timed(lambda: fast(grid, 2), dev)  # compiles for this shape, then cached
     fast_seconds = timed(lambda: fast(grid, steps), dev) / len(grid)
-    picks = [grid.models.index(m) for m in nb.NETWORKS][:reference_networks]
+    picks = [grid.models.index(m) for m in NETWORKS][:reference_networks]
     reference_seconds = sum(
-        timed(lambda i=i: nb.train_reference(grid.models[i], grid.lams[i], data, 0, hidden, steps, lr,
+        timed(lambda i=i: train_reference(grid.models[i], grid.lams[i], data, 0, hidden, steps, lr,
                                              config["init_scale"]), torch.device("cpu"))
         for i in picks) / len(picks)
     print(f"{device_name(dev)}, torch {torch.__version__}, {steps} steps")
@@ -90,7 +92,6 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--reference-networks", type=int, default=3, choices=[1, 2, 3],
                         help="networks timed with the slow reference loop: nn, nn_frob, nn_mix (default 3)")
@@ -98,13 +99,13 @@ def main(argv=None):
                         help="batch sizes of the scaling curve (default: 1..256 on the CPU, 1..16384 on a GPU)")
     parser.add_argument("--scaling-steps", type=int, default=500, help="steps per scaling point (default 500)")
     parser.add_argument("--out", default=None, help="JSON output (default: benchmarks/<device>.json)")
+    study_config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    config = nb.load_config(args.config)
+    config = study_config.load_config(args.config, args.schema)
     sizes = args.sizes or [2**k for k in range(0, 9 if args.device == "cpu" else 15)]
     result = benchmark(config, args.device, args.reference_networks, sizes, args.scaling_steps)
-    out = args.out or os.path.join(nb.REPO, "benchmarks", f"{result['device']}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    nb.write_json(out, result)
+    out = args.out or os.path.join("benchmarks", f"{result['device']}.json")
+    io.write_json(out, result)
     print(f"wrote {out}")
 
 

@@ -5,23 +5,20 @@ Means and error bars (one standard deviation over seeds) come from
 :func:`tables.summary_by`, the same summary as the report's tables; diverged networks are
 left out, as there.
 
-By hand:  python scripts/figures.py --results results --config config.yaml
+By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
+              --curves results/curves.csv --outdir /tmp/figures
 """
 
 import argparse
-import os
 from dataclasses import dataclass
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files only; no display on a cluster node
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import normbound as nb  # noqa: E402
-from tables import LABELS, PENALTIES, summary_by, trained  # noqa: E402
+from normbound import LABELS, NETWORKS, PENALTY, config, io, plots
+from normbound.plots import WIDTH, plain_log
+from normbound.summary import summary_by, trained
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
@@ -31,12 +28,6 @@ QUANTITY_STYLE = {"grad": dict(marker="o", ls="-"), "mix_norm": dict(marker="s",
 PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
 PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
-# Full text width of an A4 page with 2 cm margins, so figures print at 1:1 scale.
-WIDTH = 6.7
-# Reproducible files: no creation date or software version inside.
-PDF_METADATA = {"CreationDate": None, "Producer": None, "Creator": None}
-PNG_METADATA = {"Software": None}
-PNG_DPI = 160
 
 
 @dataclass
@@ -49,28 +40,9 @@ class Study:
     notebook_lambdas: dict
 
 
-def style() -> None:
-    """Font sizes readable when the figure is printed at ``WIDTH`` inches."""
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 8,
-                         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
-                         "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-                         "savefig.bbox": "tight", "figure.constrained_layout.use": True})
-
-
 def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
     """A :func:`tables.summary_by` frame with one row per ``key``: columns mean/std per metric."""
     return summary.pivot(index=key, columns="metric", values=["mean", "std"])
-
-
-def plain_log(ax, axis: str = "y") -> None:
-    """Log scale labelled with plain numbers (0.5, 1, 10), not 5 × 10⁻¹; call after plotting.
-    Ticks at 1, 2, 5 per decade where the range is short enough to leave room for them."""
-    target = ax.yaxis if axis == "y" else ax.xaxis
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
-    target.set_major_locator(ticker.LogLocator(subs=(1, 2, 5) if high / low < 200 else (1,)))
-    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    target.set_minor_formatter(ticker.NullFormatter())
 
 
 def mark_notebook_lambda(ax, lam: float) -> None:
@@ -88,7 +60,7 @@ def accuracy_vs_lambda(study: Study):
     """Test (and training) accuracy against λ per penalty; baselines as bands."""
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
     reference = wide(summary_by(trained(study.metrics), ["model"], ["test_acc"]), "model")
-    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+    for ax, (model, penalty) in zip(axes, PENALTY.items()):
         for other in ("rf", "svc", "nn"):
             if other in reference.index:
                 mean, std = reference.loc[other, ("mean", "test_acc")], reference.loc[other, ("std", "test_acc")]
@@ -113,7 +85,7 @@ def norms_vs_lambda(study: Study):
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), sharey=True)
     quantities = list(QUANTITIES)
     unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
-    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+    for ax, (model, penalty) in zip(axes, PENALTY.items()):
         if model in set(trained(study.metrics)["model"]):  # every network may have diverged
             s = penalised(study.metrics, model, quantities)
             for q, colour in zip(quantities, ("C0", "C1", "C2")):
@@ -134,10 +106,10 @@ def bound_chain(study: Study):
     """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F) for every network, before and after
     training: the bound chain holds where both ratios are at most 1."""
     fig, ax = plt.subplots(figsize=(WIDTH * 0.62, 3.4))
-    nets = study.metrics[study.metrics["model"].isin(nb.NETWORKS) & ~study.metrics["diverged"].astype(bool)]
+    nets = study.metrics[study.metrics["model"].isin(NETWORKS) & ~study.metrics["diverged"].astype(bool)]
     x, y = nets["grad"] / nets["mix_norm"], nets["mix_norm"] / nets["frob_bound"]
     ax.fill_between([0, 1], 0, 1, color="0.92", zorder=0, label="bound chain holds")
-    for model in nb.NETWORKS:
+    for model in NETWORKS:
         for phase, marker in PHASE_STYLE.items():
             pick = (nets["model"] == model) & (nets["phase"] == phase)
             if pick.any():
@@ -155,10 +127,10 @@ def bound_chain(study: Study):
 
 def before_after(study: Study):
     """Test accuracy and the three quantities before and after training (mean ± sd)."""
-    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTIES.items()}}
+    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTY.items()}}
     nets = study.metrics[~study.metrics["diverged"].astype(bool)]
     nets = nets[[np.isclose(lam, lams.get(model, np.nan)) for model, lam in zip(nets["model"], nets["lam"])]]
-    models = [m for m in nb.NETWORKS if m in set(nets["model"])]
+    models = [m for m in NETWORKS if m in set(nets["model"])]
     columns = ["test_acc", *QUANTITIES]
     s = summary_by(nets, ["model", "phase"], columns).set_index(["model", "phase", "metric"])
     fig, axes = plt.subplots(1, len(columns), figsize=(WIDTH, 2.6))
@@ -181,7 +153,7 @@ def before_after(study: Study):
 
 def training_curves(study: Study):
     """Hinge loss, test accuracy, Grad and ‖W‖_Mix during training (mean ± sd band)."""
-    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTIES.items()}}
+    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTY.items()}}
     curves = study.curves[study.curves["subset"] == "train"]
     columns = {"train_loss": "training hinge loss", "test_acc": "test accuracy", "grad": QUANTITIES["grad"],
                "mix_norm": QUANTITIES["mix_norm"]}
@@ -210,7 +182,7 @@ def lambda_chosen(study: Study):
     """Validation accuracy against λ for every seed, the chosen λ marked."""
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
     selection = study.selection[~study.selection["diverged"].astype(bool)]
-    for ax, (model, penalty) in zip(axes, PENALTIES.items()):
+    for ax, (model, penalty) in zip(axes, PENALTY.items()):
         mine = selection[selection["model"] == model]
         for seed, runs in mine.groupby("seed"):
             ax.plot(runs["lam"], runs["val_acc"], color="0.6", lw=0.8, zorder=1)
@@ -233,43 +205,28 @@ FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_ch
                                    training_curves, lambda_chosen)}
 
 
-def save(fig, pdf: str, png: str) -> None:
-    """Both formats, each under a temporary name then renamed: complete or absent."""
-    for path, options in ((pdf, dict(metadata=PDF_METADATA)), (png, dict(dpi=PNG_DPI, metadata=PNG_METADATA))):
-        nb.write_atomically(path, lambda tmp: fig.savefig(tmp, **options))
-    plt.close(fig)
-
-
-def make_figures(study: Study, outputs: dict) -> None:
-    """Draw every figure named in ``outputs`` (name -> (pdf path, png path))."""
-    style()
-    for name, (pdf, png) in outputs.items():
-        save(FIGURES[name](study), pdf, png)
-
-
 def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict) -> Study:
     return Study(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), notebook_lambdas)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="results", help="the workflow's results folder")
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    for name in ("metrics", "selection", "curves"):
+        parser.add_argument(f"--{name}", required=True, help=f"results/{name}.csv")
+    parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES), default=list(FIGURES), help="figures to draw")
+    config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    outdir = os.path.join(args.results, "figures")
-    os.makedirs(outdir, exist_ok=True)
-    study = load_study(*(os.path.join(args.results, f"{n}.csv") for n in ("metrics", "selection", "curves")),
-                       nb.load_config(args.config)["notebook_lambdas"])
-    make_figures(study, {n: (os.path.join(outdir, f"{n}.pdf"), os.path.join(outdir, f"{n}.png")) for n in args.only})
+    study = load_study(args.metrics, args.selection, args.curves,
+                       config.load_config(args.config, args.schema)["notebook_lambdas"])
+    plots.draw(FIGURES, {n: (f"{args.outdir}/{n}.pdf", f"{args.outdir}/{n}.png") for n in args.only}, study)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
-        out = snakemake.output
+        io.setup_logging(snakemake.log[0])
         study = load_study(snakemake.input.metrics, snakemake.input.selection, snakemake.input.curves,
                            snakemake.params.notebook_lambdas)
-        make_figures(study, {n: (out[f"{n}_pdf"], out[f"{n}_png"]) for n in FIGURES})
+        plots.draw(FIGURES, plots.outputs(snakemake.output), study)
     else:
         main()

@@ -14,7 +14,8 @@ are included when they and the theory rules' JSON files exist, rendered with ``t
 (``exercise1`` and ``exercise2``: the parsed JSON files) and ``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics
 accepts for LaTeX).
 
-By hand:  python scripts/make_report.py --results results --config config.yaml
+By hand:  python scripts/make_report.py --tables results/tables --figures results/figures \
+              --theory results/theory --benchmarks results/benchmarks --html /tmp/r.html --tex /tmp/r.tex
 """
 
 import argparse
@@ -35,11 +36,10 @@ import pandas as pd
 import yaml
 
 import equations
-import normbound as nb
-import tables
+from normbound import config as study_config
+from normbound import io
+from normbound.plots import outputs as figure_outputs
 
-TEMPLATES = os.path.join(nb.REPO, "report")
-CAPTIONS = os.path.join(TEMPLATES, "captions")
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
                   ("nn_mix", "after")]
@@ -114,9 +114,9 @@ METRIC_TEX = {**{k: latex_escape(v) for k, v in METRIC_TEXT.items()},
               "mix_norm": LatexSafe(r"$\|W\|_{\mathrm{Mix}}$"), "frob_bound": LatexSafe(r"$\sqrt{h}\,\|W\|_F$")}
 
 
-def environment(fmt: str) -> jinja2.Environment:
-    """The Jinja2 environment of ``fmt`` ("html" or "tex") over ``report/``."""
-    common = dict(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, trim_blocks=True,
+def environment(fmt: str, templates: str) -> jinja2.Environment:
+    """The Jinja2 environment of ``fmt`` ("html" or "tex") over the folder ``templates``."""
+    common = dict(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined, trim_blocks=True,
                   lstrip_blocks=True, keep_trailing_newline=True)
     if fmt == "html":
         env = jinja2.Environment(autoescape=True, **common)
@@ -140,7 +140,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
         rows.append(dict(model=model, label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
                          n=int(part["n"].max()), n_diverged=int(first["n_diverged"]),
                          cells=part.to_dict("records")))
-    return dict(rows=rows, metrics=list(tables.METRICS), has_reference=bool(table["notebook"].notna().any()),
+    return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
                 n_diverged=int(sum(r["n_diverged"] for r in rows)))
 
 
@@ -159,39 +159,37 @@ def data_uri(path: str) -> str:
         return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
 
 
-def caption(name: str) -> str:
+def caption(templates: str, name: str) -> str:
     """A figure's caption: its reStructuredText caption file (shared with Snakemake's report)
     as one paragraph of plain text."""
-    with open(os.path.join(CAPTIONS, f"{name}.rst")) as handle:
+    with open(os.path.join(templates, "captions", f"{name}.rst")) as handle:
         return " ".join(handle.read().split())
 
 
-def figure_view(figures: dict, fmt: str, tex_dir: str) -> list:
+def figure_view(figures: dict, fmt: str, tex_dir: str, templates: str) -> list:
     """``figures``: name -> (pdf, png). HTML embeds the PNG; LaTeX includes the PDF by a
     path relative to the .tex file (the workflow's own path, which includegraphics takes as is)."""
-    return [dict(name=name, caption=caption(name),
+    return [dict(name=name, caption=caption(templates, name),
                  src=data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir)))
             for name, (pdf, png) in figures.items()]
 
 
-def theory_view(theory_files, fmt: str, tex_dir: str):
-    """``(theory, theory_figures)`` from the theory rules' outputs, or ``(None, {})`` when
-    the theory JSON files or this format's partial template are missing."""
-    json_paths = [p for p in theory_files if p.endswith(".json")]
-    if not json_paths or not os.path.exists(os.path.join(TEMPLATES, f"theory.{fmt}.j2")):
+def theory_view(theory: dict, figures: dict, fmt: str, tex_dir: str, templates: str):
+    """``(theory, theory_figures)`` from the theory rules' outputs (``theory``: name ->
+    JSON path; ``figures``: name -> (pdf, png)), or ``(None, {})`` when there are none or
+    this format has no theory template."""
+    if not theory or not os.path.exists(os.path.join(templates, f"theory.{fmt}.j2")):
         return None, {}
-    theory = {}
-    for path in json_paths:  # exercise1.json, exercise2.json -> theory.exercise1, theory.exercise2
+    parsed = {}
+    for name, path in theory.items():
         with open(path) as handle:
-            theory[os.path.splitext(os.path.basename(path))[0]] = json.load(handle)
-    wanted = ".png" if fmt == "html" else ".pdf"
-    paths = {os.path.splitext(os.path.basename(p))[0]: p for p in theory_files if p.endswith(wanted)}
-    return theory, {name: data_uri(p) if fmt == "html" else LatexSafe(os.path.relpath(p, tex_dir))
-                    for name, p in paths.items()}
+            parsed[name] = json.load(handle)
+    return parsed, {name: data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir))
+                    for name, (pdf, png) in figures.items()}
 
 
 # --------------------------------------------------------------------------- provenance
-def git_commit(repo: str = nb.REPO) -> str:
+def git_commit(repo: str) -> str:
     """The commit the code ran from, marked when the checkout has uncommitted changes."""
     try:
         head = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
@@ -261,12 +259,12 @@ def cost_view(paths) -> list:
     return runs
 
 
-def provenance(config: dict, benchmark_dir: str) -> dict:
+def provenance(config: dict, benchmark_dir: str, repo: str) -> dict:
     text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     # LaTeX keeps the YAML's indentation as a width per line (verbatim could be ended by user text).
     lines = [dict(indent=len(line) - len(line.lstrip()), text=line.strip()) for line in text.splitlines()]
     return dict(config_yaml=text, config_lines=lines, config_sha256=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
-                commit=git_commit(), packages=package_versions(), hardware=hardware(),
+                commit=git_commit(repo), packages=package_versions(), hardware=hardware(),
                 rendered=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 benchmarks=benchmark_view(benchmark_dir))
 
@@ -290,52 +288,56 @@ def context(tabs: dict, config: dict, info: dict, cost: list) -> dict:
     )
 
 
-def render(fmt: str, ctx: dict, figures: dict, theory_files, out: str) -> None:
+def render(fmt: str, ctx: dict, figures: dict, theory: dict, theory_figures: dict, templates: str, out: str) -> None:
     """Write the report in ``fmt`` ("html" or "tex") to ``out``."""
     tex_dir = os.path.dirname(os.path.abspath(out))
-    theory, theory_figures = theory_view(theory_files, fmt, tex_dir)
-    text = environment(fmt).get_template(f"report.{fmt}.j2").render(
-        **ctx, figures=figure_view(figures, fmt, tex_dir), theory=theory, theory_figures=theory_figures,
+    theory, theory_figures = theory_view(theory, theory_figures, fmt, tex_dir, templates)
+    text = environment(fmt, templates).get_template(f"report.{fmt}.j2").render(
+        **ctx, figures=figure_view(figures, fmt, tex_dir, templates), theory=theory, theory_figures=theory_figures,
         metric_label=METRIC_HTML if fmt == "html" else METRIC_TEX)
-    def write(tmp):
-        with open(tmp, "w") as handle:
-            handle.write(text)
-
-    nb.write_atomically(out, write)
+    io.write_text(out, text)
 
 
-def make_report(table_paths: dict, figures: dict, theory_files, config: dict, benchmark_dir: str, cost_files,
-                html: str, tex: str) -> None:
-    """Render both formats. ``figures``: name -> (pdf, png); ``theory_files``: the theory
-    rules' outputs (may be empty); ``cost_files``: benchmarks/*.json (may be empty)."""
-    ctx = context(read_tables(table_paths), config, provenance(config, benchmark_dir), cost_view(cost_files))
-    render("html", ctx, figures, theory_files, html)
-    render("tex", ctx, figures, theory_files, tex)
+def make_report(table_paths: dict, figures: dict, theory: dict, theory_figures: dict, config: dict,
+                templates: str, benchmark_dir: str, cost_files, html: str, tex: str) -> None:
+    """Render both formats. ``figures``, ``theory_figures``: name -> (pdf, png);
+    ``theory``: name -> JSON path (may be empty); ``cost_files``: benchmarks/*.json (may
+    be empty); ``templates``: the folder of the Jinja2 templates and captions."""
+    ctx = context(read_tables(table_paths), config, provenance(config, benchmark_dir, templates),
+                  cost_view(cost_files))
+    for fmt, out in (("html", html), ("tex", tex)):
+        render(fmt, ctx, figures, theory, theory_figures, templates, out)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="results", help="the workflow's results folder")
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    parser.add_argument("--tables", required=True, help="folder of the tables (<name>.csv)")
+    parser.add_argument("--figures", required=True, help="folder of the figures (<name>.pdf, <name>.png)")
+    parser.add_argument("--theory", required=True, help="folder of the theory outputs")
+    parser.add_argument("--benchmarks", required=True, help="folder of Snakemake's benchmark files")
+    parser.add_argument("--templates", default="report", help="templates and captions (default: report)")
+    parser.add_argument("--html", required=True, help="output: report.html")
+    parser.add_argument("--tex", required=True, help="output: report.tex")
+    study_config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    import figures as figure_module
 
-    res = lambda *parts: os.path.join(args.results, *parts)  # noqa: E731
-    os.makedirs(res("report"), exist_ok=True)
-    make_report({n: res("tables", f"{n}.csv") for n in tables.TABLE_NAMES},
-                {n: (res("figures", f"{n}.pdf"), res("figures", f"{n}.png")) for n in figure_module.FIGURES},
-                glob.glob(res("theory", "*")), nb.load_config(args.config), res("benchmarks"),
-                glob.glob(os.path.join(nb.REPO, "benchmarks", "*.json")), res("report", "report.html"),
-                res("report", "report.tex"))
+    def found(folder, ext):
+        return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, f"*.{ext}")))
+
+    pairs = lambda folder: {n: (f"{folder}/{n}.pdf", f"{folder}/{n}.png") for n in found(folder, "png")}  # noqa: E731
+    make_report({n: f"{args.tables}/{n}.csv" for n in found(args.tables, "csv")}, pairs(args.figures),
+                {n: f"{args.theory}/{n}.json" for n in found(args.theory, "json")}, pairs(args.theory),
+                study_config.load_config(args.config, args.schema), args.templates, args.benchmarks,
+                glob.glob("benchmarks/*.json"), args.html, args.tex)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
-        inp = snakemake.input
-        make_report({n: inp[n] for n in tables.TABLE_NAMES},
-                    {n: (inp[f"{n}_pdf"], inp[f"{n}_png"]) for n in snakemake.params.figures},
-                    inp.theory, snakemake.params.config, snakemake.params.benchmarks, inp.cost, snakemake.output.html,
-                    snakemake.output.tex)
+        io.setup_logging(snakemake.log[0])
+        inp, par = snakemake.input, snakemake.params
+        figures = figure_outputs(inp)
+        make_report({n: inp[n] for n in par.tables}, {n: figures[n] for n in par.figures},
+                    {n: inp[n] for n in par.theory}, {n: figures[n] for n in par.theory_figures},
+                    par.config, par.templates, par.benchmarks, inp.cost, snakemake.output.html, snakemake.output.tex)
     else:
         main()

@@ -14,55 +14,26 @@
 The tables are tidy (one row per table row and metric), so templates only format numbers.
 Confidence intervals use Student's t with n - 1 degrees of freedom.
 
-By hand:  python scripts/tables.py --results results --config config.yaml
+By hand:  python scripts/tables.py --metrics results/metrics.csv --selection results/selection.csv \
+              --out comparison_notebook=/tmp/comparison_notebook.csv fidelity=/tmp/fidelity.csv
 """
 
 import argparse
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
-import normbound as nb
+from normbound import LABELS, MODELS, PENALTY, config, io
+from normbound.summary import summary_by
 
 # The comparison's columns, in the notebook's order.
 METRICS = ("train_acc", "test_acc", "grad", "mix_norm", "frob_bound")
-LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}
-PENALTIES = {"nn_frob": "frob", "nn_mix": "mix"}
-REFERENCE = os.path.join(nb.REPO, "report", "notebook_reference.yaml")
 # Fidelity compares both gradient columns with the notebook's "Grad": grad_notebook
 # repeats its computation, grad is the true gradient of f.
-TABLE_NAMES = ("comparison_notebook", "comparison_chosen", "fidelity", "fidelity_settings", "diverged")
 FIDELITY_METRICS = {"train_acc": "train_acc", "test_acc": "test_acc", "grad": "grad",
                     "grad_notebook": "grad", "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
-
-
-def summarise(values, confidence: float = 0.95) -> dict:
-    """n, mean, sample standard deviation (ddof 1) and the t-interval of the mean of the
-    finite ``values``; the spread is NaN below two values."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    mean = x.mean() if n else math.nan
-    std = x.std(ddof=1) if n > 1 else math.nan
-    half = stats.t.ppf((1 + confidence) / 2, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-    return dict(n=n, mean=mean, std=std, ci_low=mean - half, ci_high=mean + half)
-
-
-def summary_by(frame: pd.DataFrame, keys: list, metrics) -> pd.DataFrame:
-    """:func:`summarise` of each metric per group of ``keys``: one row per group and metric."""
-    rows = [{**dict(zip(keys, group if isinstance(group, tuple) else (group,))), "metric": metric,
-             **summarise(part[metric])}
-            for group, part in frame.groupby(keys, sort=True) for metric in metrics]
-    return pd.DataFrame(rows, columns=[*keys, "metric", "n", "mean", "std", "ci_low", "ci_high"])
-
-
-def trained(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The after-training rows, diverged networks left out."""
-    return metrics[(metrics["phase"] == "after") & ~metrics["diverged"].astype(bool)]
 
 
 def comparison_rows(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool) -> pd.DataFrame:
@@ -71,7 +42,7 @@ def comparison_rows(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool)
     on validation data."""
     after = metrics[metrics["phase"] == "after"]
     keep = after["model"].isin(["rf", "svc", "nn"])
-    for model, penalty in PENALTIES.items():
+    for model, penalty in PENALTY.items():
         at = after["selected"].astype(bool) if chosen else np.isclose(after["lam"], notebook_lambdas[penalty])
         keep |= (after["model"] == model) & at
     return after[keep]
@@ -101,7 +72,7 @@ def comparison_table(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool
     table["label"] = table["model"].map(LABELS)
     table["lam"] = table["model"].map(lambda m: lambda_summary(per_model.get_group(m)["lam"]))
     table["n_diverged"] = table["model"].map(diverged.groupby(rows["model"]).sum()).astype(int)
-    order = {m: i for i, m in enumerate(nb.MODELS)}
+    order = {m: i for i, m in enumerate(MODELS)}
     table = table.sort_values("model", key=lambda s: s.map(order), kind="stable")
     return table[["model", "label", "lam", "n_diverged", "metric", "n", "mean", "std", "ci_low", "ci_high", "notebook"]]
 
@@ -109,7 +80,7 @@ def comparison_table(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool
 def fidelity_table(metrics: pd.DataFrame, notebook_lambdas: dict, reference, seed: int = 0) -> pd.DataFrame:
     """Seed ``seed`` against each of the notebook's printed values: one row per printed
     line and metric, with the difference study - notebook (empty when the seed is absent)."""
-    lams = {"nn": 0.0, **{m: notebook_lambdas[p] for m, p in PENALTIES.items()}}
+    lams = {"nn": 0.0, **{m: notebook_lambdas[p] for m, p in PENALTY.items()}}
     ours = metrics[metrics["seed"] == seed]
     rows = []
     for printed in reference:
@@ -143,7 +114,7 @@ def diverged_table(metrics: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFra
     return pd.concat([study[columns], validation[columns]], ignore_index=True)
 
 
-def load_reference(path: str = REFERENCE) -> dict:
+def load_reference(path: str) -> dict:
     """The notebook's printed values and settings (report/notebook_reference.yaml)."""
     with open(path) as handle:
         return yaml.safe_load(handle)
@@ -162,28 +133,33 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, config: dict, re
     }
 
 
-def run(metrics_path: str, selection_path: str, config: dict, outputs: dict, reference_path: str = REFERENCE) -> None:
-    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), config, load_reference(reference_path))
+def run(metrics_path: str, selection_path: str, settings: dict, outputs: dict, reference_path: str) -> None:
+    """Write each table that ``outputs`` names (name -> path)."""
+    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), settings,
+                         load_reference(reference_path))
+    unknown = sorted(set(outputs) - set(tables))
+    if unknown:
+        raise KeyError(f"no table named {', '.join(unknown)} (known: {', '.join(tables)})")
     for name, path in outputs.items():
-        nb.write_csv(tables[name], path)
+        io.write_csv(tables[name], path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="results", help="the workflow's results folder")
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
-    parser.add_argument("--reference", default=REFERENCE, help="the notebook's printed values")
+    parser.add_argument("--metrics", required=True, help="results/metrics.csv")
+    parser.add_argument("--selection", required=True, help="results/selection.csv")
+    parser.add_argument("--reference", default="report/notebook_reference.yaml", help="the notebook's printed values")
+    parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
+    config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    outdir = os.path.join(args.results, "tables")
-    os.makedirs(outdir, exist_ok=True)
-    run(os.path.join(args.results, "metrics.csv"), os.path.join(args.results, "selection.csv"),
-        nb.load_config(args.config), {n: os.path.join(outdir, f"{n}.csv") for n in TABLE_NAMES}, args.reference)
+    run(args.metrics, args.selection, config.load_config(args.config, args.schema),
+        dict(item.split("=", 1) for item in args.out), args.reference)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
+        io.setup_logging(snakemake.log[0])
         run(snakemake.input.metrics, snakemake.input.selection, snakemake.params.settings,
-            {name: snakemake.output[name] for name in TABLE_NAMES}, snakemake.input.reference)
+            dict(snakemake.output.items()), snakemake.input.reference)
     else:
         main()

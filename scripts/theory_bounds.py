@@ -12,24 +12,21 @@ exact pattern maximum by enumeration; for wide networks a lower bound on it by a
 Writes a JSON of results and two figures (PDF and PNG each).
 
 By hand:  python scripts/theory_bounds.py --metrics results/metrics.csv \\
-              --weights results/seed0/weights.npz --json exercise2.json --figdir figures
+              --weights results/seed0/weights.npz --seeds 0 --json exercise2.json --figdir figures
 """
 
 import argparse
 import itertools
-import os
 
-import matplotlib
+import matplotlib.pyplot as plt
 import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-import figures  # noqa: E402
-import normbound as nb  # noqa: E402
+from normbound import NETWORKS, io, plots
+from normbound.model import (BOUND_RTOL, bound_violations, frobenius_bound, input_gradients, mixed_norm,
+                             output_signs, spectral_bound)
 
 # Random families. "Units" are the hidden units j (rows of the stored (h, d) array, columns
 # W_:,j of the sheet's d x h matrix); "inputs" are the rows W_i,: of the sheet's matrix.
@@ -48,7 +45,6 @@ NARROW_COUNT = 30  # networks per family and width
 POINTS = 1000  # inputs x ~ N(0, I) at which Grad is averaged (the study's data are standardised)
 SEARCH_STARTS = 64  # random starting directions of the pattern ascent (plus one per unit)
 SEARCH_ITERS = 30
-FIGURES = ("bound_ratios", "pattern_gap")
 
 
 def random_weights(family, count, hidden, inputs, gen):
@@ -70,7 +66,7 @@ def random_weights(family, count, hidden, inputs, gen):
         signs = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
         return signs * G[:, :1].abs()
     if family == "aligned":
-        return nb.output_signs(hidden, torch.float64)[:, None] * G.abs()
+        return output_signs(hidden, torch.float64)[:, None] * G.abs()
     raise ValueError(f"unknown family {family!r} (one of {', '.join(FAMILIES)})")
 
 
@@ -116,10 +112,10 @@ def pattern_search(W, s, gen, starts=SEARCH_STARTS, iters=SEARCH_ITERS):
 def measure_random(W, b, X, gen, exact):
     """The chain for random networks: mean and largest ‖∂f/∂x‖ over ``X``, the pattern
     maximum (``exact``: enumeration; otherwise the ascent's lower bound), the norms."""
-    s = nb.output_signs(W.shape[1], W.dtype)
-    norms = nb.input_gradients(W, b, s, X).norm(dim=-1)  # (N, M)
-    out = dict(grad=norms.mean(0), grad_max=norms.max(0).values, mix_norm=nb.mixed_norm(W),
-               frob_bound=nb.frobenius_bound(W), spectral_bound=nb.spectral_bound(W),
+    s = output_signs(W.shape[1], W.dtype)
+    norms = input_gradients(W, b, s, X).norm(dim=-1)  # (N, M)
+    out = dict(grad=norms.mean(0), grad_max=norms.max(0).values, mix_norm=mixed_norm(W),
+               frob_bound=frobenius_bound(W), spectral_bound=spectral_bound(W),
                pattern_search=pattern_search(W, s, gen))
     if exact:
         out["pattern_max"] = pattern_max(W, s)
@@ -131,12 +127,12 @@ def measure_random(W, b, X, gen, exact):
 
 def chain_violations(m):
     """The links of the bound chain that fail, beyond float tolerance, as messages."""
-    bad = nb.bound_violations(m)
+    bad = bound_violations(m)
     links = [("pattern_search", "mix_norm")]
     if "pattern_max" in m:
         links += [("grad_max", "pattern_max"), ("pattern_search", "pattern_max"), ("pattern_max", "mix_norm")]
     for lower, upper in links:
-        over = m[lower] > m[upper] * (1 + nb.BOUND_RTOL) + 1e-12
+        over = m[lower] > m[upper] * (1 + BOUND_RTOL) + 1e-12
         bad += [f"network {i}: {lower}={m[lower][i]:.9g} > {upper}={m[upper][i]:.9g}" for i in np.flatnonzero(over)]
     return bad
 
@@ -159,25 +155,23 @@ def random_study(seed=0):
     return add_ratios(pd.DataFrame(rows))
 
 
-def trained_study(metrics_path, weights_paths, seed=0):
+def trained_study(metrics_path, weights_paths, seeds, seed=0):
     """The study's networks on the whole training set: their metrics rows (before and after
-    training), plus the pattern ascent on the trained weights. One row per network and phase."""
+    training), plus the pattern ascent on the trained weights. One row per network and phase.
+    ``seeds[i]`` is the seed of ``weights_paths[i]``. A network is found by (seed, model, λ):
+    λ is the same float in both files (written from the config, read back exactly)."""
     metrics = pd.read_csv(metrics_path)
-    metrics = metrics[metrics.model.isin(nb.NETWORKS) & ~metrics.diverged.astype(bool)].copy()
+    metrics = metrics[metrics.model.isin(NETWORKS) & ~metrics.diverged.astype(bool)].copy()
     gen = torch.Generator().manual_seed(seed)
-    found = []
-    for path in weights_paths:
+    found = [pd.DataFrame(columns=["seed", "model", "lam", "phase", "pattern_search"])]
+    for path, weights_seed in zip(weights_paths, seeds, strict=True):
         with np.load(path) as z:
             keep = z["subset"] == "train"
             W = torch.as_tensor(z["W"][keep], dtype=torch.float64)
-            s = nb.output_signs(W.shape[1], W.dtype)
-            found.append(pd.DataFrame(dict(
-                seed=int(os.path.basename(os.path.dirname(path)).removeprefix("seed")),
-                model=z["model"][keep], lam=z["lam"][keep], phase="after",
-                pattern_search=pattern_search(W, s, gen).numpy())))
-    search = pd.concat(found, ignore_index=True)
-    metrics["lam"] = metrics.lam.fillna(0.0).round(12)
-    search["lam"] = search.lam.round(12)
+            s = output_signs(W.shape[1], W.dtype)
+            found.append(pd.DataFrame(dict(seed=weights_seed, model=z["model"][keep], lam=z["lam"][keep],
+                                           phase="after", pattern_search=pattern_search(W, s, gen).numpy())))
+    search = pd.concat(found, ignore_index=True).astype({"seed": int, "lam": float, "pattern_search": float})
     table = metrics.merge(search, on=["seed", "model", "lam", "phase"], how="left")
     bad = chain_violations({k: table[k].to_numpy() for k in
                             ("grad", "grad_max", "mix_norm", "frob_bound", "spectral_bound")}
@@ -231,9 +225,9 @@ def summarise(random, trained):
 COLOURS = dict(zip(FAMILIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")))
 
 
-def plot_ratios(random, trained, path_stem):
+def plot_ratios(random, trained):
     """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F): (a) random families, (b) trained networks."""
-    fig, axes = plt.subplots(1, 2, figsize=(figures.WIDTH, 3.3), sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(plots.WIDTH, 3.3), sharex=True, sharey=True)
     wide = random[random.hidden == WIDE]
     for family, label in FAMILIES.items():
         g = wide[wide.family == family]
@@ -262,13 +256,13 @@ def plot_ratios(random, trained, path_stem):
         ax.axvline(1, color="grey", lw=0.6)
         ax.legend(fontsize=6, loc="lower left")
     axes[0].set_ylabel("Grad / ‖W‖_Mix")
-    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+    return fig
 
 
-def plot_gap(random, path_stem):
+def plot_gap(random):
     """The gap from the sampled gradient to √h‖W‖_F split into three factors, against h."""
     narrow = random[random.hidden != WIDE]
-    fig, axes = plt.subplots(1, 3, figsize=(figures.WIDTH, 2.9), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(plots.WIDTH, 2.9), sharey=True)
     titles = dict(grad_max_over_pattern="(a) sampled max / pattern max",
                   pattern_over_mix="(b) pattern max / ‖W‖_Mix",
                   mix_over_frob="(c) ‖W‖_Mix / (√h ‖W‖_F)")
@@ -281,46 +275,46 @@ def plot_gap(random, path_stem):
         ax.set(title=title, xlabel="hidden units h", xticks=WIDTHS, ylim=(0, 1.05))
     axes[0].set_ylabel("ratio (median, 10–90 %)")
     axes[2].legend(fontsize=6, loc="lower left")
-    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+    return fig
 
 
-def theory_bounds(metrics_path, weights_paths, json_path, figdir, seed=0, threads=1):
-    """Run every measurement of exercise 2 and write ``json_path`` and the figures."""
+def theory_bounds(metrics_path, weights_paths, seeds, json_path, figures, seed=0, threads=1):
+    """Run every measurement of exercise 2; write ``json_path`` and ``figures``
+    (name -> (pdf, png))."""
     torch.set_num_threads(threads)
     random = random_study(seed)
-    trained = trained_study(metrics_path, weights_paths, seed)
-    os.makedirs(figdir, exist_ok=True)
-    figures.style()  # the report's figure style and reproducible metadata
-    plot_ratios(random, trained, os.path.join(figdir, FIGURES[0]))
-    plot_gap(random, os.path.join(figdir, FIGURES[1]))
+    trained = trained_study(metrics_path, weights_paths, seeds, seed)
+    plots.draw({"bound_ratios": lambda: plot_ratios(random, trained), "pattern_gap": lambda: plot_gap(random)},
+               figures)
     result = dict(
         settings=dict(families=list(FAMILIES.items()), inputs=INPUTS, wide=WIDE, wide_count=WIDE_COUNT, widths=WIDTHS,
                       narrow_count=NARROW_COUNT, points=POINTS, search_starts=SEARCH_STARTS,
                       search_iters=SEARCH_ITERS, seed=seed),
         summary=summarise(random, trained),
     )
-    os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
-    nb.write_json(json_path, result)
+    io.write_json(json_path, result)
     return result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", required=True, help="the study's results/metrics.csv")
-    parser.add_argument("--weights", required=True, nargs="+", help="results/seed*/weights.npz")
+    parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[], help="the seed of each weights file, in order")
     parser.add_argument("--json", required=True, help="output: results as JSON")
     parser.add_argument("--figdir", required=True, help="output folder for the figures")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random families (default: 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     args = parser.parse_args(argv)
-    nb.setup_logging()
-    theory_bounds(args.metrics, args.weights, args.json, args.figdir, args.seed, args.threads)
+    io.setup_logging()
+    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in ("bound_ratios", "pattern_gap")}
+    theory_bounds(args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
-        theory_bounds(snakemake.input.metrics, snakemake.input.weights, snakemake.output.json,
-                      os.path.dirname(snakemake.output.figures[0]), threads=snakemake.threads)
+        io.setup_logging(snakemake.log[0])
+        theory_bounds(snakemake.input.metrics, snakemake.input.weights, snakemake.params.seeds, snakemake.output.json,
+                      plots.outputs(snakemake.output), threads=snakemake.threads)
     else:
         main()

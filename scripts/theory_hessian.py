@@ -15,17 +15,14 @@ By hand:  python scripts/theory_hessian.py --json exercise1.json --figdir figure
 
 import argparse
 import math
-import os
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import figures  # noqa: E402
-import normbound as nb  # noqa: E402
+from normbound import io, plots
+from normbound.data import load_dataset, normalise
+from normbound.train import adam_schedule, adam_update
 
 # The measured grid. Sample sizes reach 10^5 so the error's n^(-1/2) decay is visible over
 # three decades; d = 30 is the breast-cancer input dimension.
@@ -37,7 +34,6 @@ SIGMA = 1.5  # not 1, so a formula that drops σ² would show
 OPT_RATIOS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0)
 OPT_DIM, OPT_SIZE, OPT_TOL, OPT_MAX_STEPS = 10, 10_000, 1e-6, 20_000
 ADAM_LRS = tuple(10.0 ** np.arange(-3.0, 0.01, 0.5))  # Adam gets its best rate from this grid
-FIGURES = ("hessian_convergence", "optimiser_steps")
 
 
 def draw_data(n, d, ratio, sigma, seed):
@@ -136,12 +132,12 @@ def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OP
     w_gd, w_adam = w[:, :1], w[:, 1:]
     m, v = torch.zeros_like(w_adam), torch.zeros_like(w_adam)
     steps = torch.full(w.shape[:2], float("nan"), dtype=torch.float64)
-    schedule = nb.adam_schedule(max_steps, 1.0, "cpu", torch.float64)
+    schedule = adam_schedule(max_steps, 1.0, "cpu", torch.float64)
     for k in range(1, max_steps + 1):
         gradient = w @ H - c
         w_gd -= lr_gd * gradient[:, :1]
         bias1, bias2_sqrt, _ = schedule[k - 1]
-        nb.adam_update(w_adam, gradient[:, 1:], m, v, lrs * bias1, bias2_sqrt)
+        adam_update(w_adam, gradient[:, 1:], m, v, lrs * bias1, bias2_sqrt)
         e = w - w_star
         reached = ((e @ H) * e).sum(-1) <= tol * start_gap
         steps = torch.where(reached & steps.isnan(), float(k), steps)
@@ -165,7 +161,7 @@ def dataset_conditioning(X):
     """Condition number of E[x xᵀ] for a dataset's inputs ``X (n, d)``: raw, centred only,
     scaled only and standardised (centred and scaled, as the study's data step does)."""
     X = torch.as_tensor(X, dtype=torch.float64)
-    mean, std, (standard,) = nb.normalise(X)
+    mean, std, (standard,) = normalise(X)
     versions = dict(raw=X, centred=X - mean, scaled=X / std, standardised=standard)
     return {name: condition_number(second_moment(Z)) for name, Z in versions.items()}
 
@@ -188,9 +184,9 @@ def summarise(rows, optimiser, dataset):
     )
 
 
-def plot_convergence(rows, path_stem):
+def plot_convergence(rows):
     """(a) κ̂ against 1 + ‖μ‖²/σ², (b) Hessian error and (c) κ error against n."""
-    fig, axes = plt.subplots(1, 3, figsize=(figures.WIDTH, 2.7))
+    fig, axes = plt.subplots(1, 3, figsize=(plots.WIDTH, 2.7))
     colours = dict(zip(SIZES, plt.cm.viridis(np.linspace(0, 0.85, len(SIZES)))))
     markers = dict(zip(DIMS, "os^"))
     ax = axes[0]
@@ -216,12 +212,12 @@ def plot_convergence(rows, path_stem):
         ax.legend(fontsize=6)
     axes[2].axhline(0.02, color="grey", lw=0.8, ls="--")
     axes[2].annotate("2 %", (SIZES[0], 0.02), fontsize=6, va="bottom", color="grey")
-    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+    return fig
 
 
-def plot_optimisers(optimiser, dataset, path_stem):
+def plot_optimisers(optimiser, dataset):
     """(a) steps to tolerance against κ̂; (b) a dataset's κ before and after normalisation."""
-    fig, axes = plt.subplots(1, 2, figsize=(figures.WIDTH, 2.8),
+    fig, axes = plt.subplots(1, 2, figsize=(plots.WIDTH, 2.8),
                              gridspec_kw=dict(width_ratios=[1.4, 1]))
     ax = axes[0]
     kappa = [r["condition"] for r in optimiser]
@@ -242,22 +238,21 @@ def plot_optimisers(optimiser, dataset, path_stem):
     # From 1 (perfect conditioning), so the bars' lengths compare on the log scale.
     ax.set(yscale="log", ylim=(1, None), ylabel="κ of E[x xᵀ]", title="(b) dataset inputs")
     ax.tick_params(axis="x", labelsize=7, rotation=20)
-    figures.save(fig, f"{path_stem}.pdf", f"{path_stem}.png")
+    return fig
 
 
-def theory_hessian(dataset_source, dataset_target, json_path, figdir, seed=0, threads=1):
-    """Run every measurement of exercise 1 and write ``json_path`` and the figures."""
+def theory_hessian(dataset_source, dataset_target, json_path, figures, seed=0, threads=1):
+    """Run every measurement of exercise 1; write ``json_path`` and ``figures``
+    (name -> (pdf, png))."""
     # The matrices are at most 30 x 30: thread start-up would cost more than it saves
     # (a batched 10 x 10 product measured 16 µs on one thread, 1.6 ms on two).
     torch.set_num_threads(threads)
     rows = hessian_grid(seed=seed)
     optimiser = optimiser_race(seed=seed)
-    X, _ = nb.load_dataset(dataset_source, dataset_target)
+    X, _ = load_dataset(dataset_source, dataset_target)
     dataset = dataset_conditioning(X)
-    os.makedirs(figdir, exist_ok=True)
-    figures.style()  # the report's figure style and reproducible metadata
-    plot_convergence(rows, os.path.join(figdir, FIGURES[0]))
-    plot_optimisers(optimiser, dataset, os.path.join(figdir, FIGURES[1]))
+    plots.draw({"hessian_convergence": lambda: plot_convergence(rows),
+                "optimiser_steps": lambda: plot_optimisers(optimiser, dataset)}, figures)
     result = dict(
         settings=dict(ratios=RATIOS, dims=DIMS, sizes=SIZES, sigma=SIGMA, seed=seed, opt_ratios=OPT_RATIOS,
                       opt_dim=OPT_DIM, opt_size=OPT_SIZE, opt_tol=OPT_TOL, opt_max_steps=OPT_MAX_STEPS,
@@ -265,8 +260,7 @@ def theory_hessian(dataset_source, dataset_target, json_path, figdir, seed=0, th
         summary=summarise(rows, optimiser, dataset),
         grid=rows, optimiser=optimiser, dataset_conditioning=dataset,
     )
-    os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
-    nb.write_json(json_path, result)
+    io.write_json(json_path, result)
     return result
 
 
@@ -278,15 +272,15 @@ def main(argv=None):
     parser.add_argument("--target", default="target", help="CSV target column (default: target)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
     args = parser.parse_args(argv)
-    nb.setup_logging()
-    theory_hessian(args.dataset, args.target, args.json, args.figdir, args.seed)
+    io.setup_logging()
+    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in ("hessian_convergence", "optimiser_steps")}
+    theory_hessian(args.dataset, args.target, args.json, figures, args.seed)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
+        io.setup_logging(snakemake.log[0])
         theory_hessian(snakemake.params.dataset["source"], snakemake.params.dataset["target"],
-                       snakemake.output.json, os.path.dirname(snakemake.output.figures[0]),
-                       threads=snakemake.threads)
+                       snakemake.output.json, plots.outputs(snakemake.output), threads=snakemake.threads)
     else:
         main()

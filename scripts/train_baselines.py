@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from sklearn import ensemble, svm
 
-import normbound as nb
+from normbound import BASELINES, config, io
 
-BASELINES = {
+CLASSIFIERS = {
     "rf": lambda seed: ensemble.RandomForestClassifier(random_state=seed),
     "svc": lambda seed: svm.SVC(),
 }
@@ -22,7 +22,7 @@ def train_baselines(data, seed, models):
     """Fit each baseline named in ``models``; one row each with train and test accuracy."""
     rows = []
     for name in (m for m in BASELINES if m in models):
-        clf = BASELINES[name](seed).fit(data["X_train"], data["t_train"])
+        clf = CLASSIFIERS[name](seed).fit(data["X_train"], data["t_train"])
         rows.append(dict(seed=seed, model=name, lam=None, phase="after", selected=False,
                          train_acc=clf.score(data["X_train"], data["t_train"]),
                          test_acc=clf.score(data["X_test"], data["t_test"]), diverged=False))
@@ -33,7 +33,7 @@ def train_baselines(data, seed, models):
 def run(data_path, seed, out, settings):
     with np.load(data_path) as data:
         table = train_baselines(dict(data), seed, **settings)
-    nb.write_csv(table, out)
+    io.write_csv(table, out)
 
 
 def main(argv=None):
@@ -41,14 +41,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
     parser.add_argument("--out", required=True, help="output CSV")
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.data, args.seed, args.out, nb.stage_settings(nb.load_config(args.config), "baselines"))
+    run(args.data, args.seed, args.out, config.settings_from_arguments(args, train_baselines))
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
+        io.setup_logging(snakemake.log[0])
         run(snakemake.input.data, int(snakemake.wildcards.seed), snakemake.output[0], snakemake.params.settings)
     else:
         main()

@@ -11,7 +11,12 @@ validation scores), ``curves.csv`` and ``weights.npz``. A network whose objectiv
 NaN or infinite is kept with ``diverged`` true and the step it happened; the job goes on.
 A violated bound chain (beyond float tolerance) fails the job: it would mean a bug.
 
-By hand:  python scripts/train_networks.py --seed 0 --data results/data/seed0.npz --outdir results/seed0
+Denormal floats are flushed to zero in this process: on Intel CPUs arithmetic on them
+costs up to a hundred times more, and the mixed-norm penalty and Adam's moments drive many
+values there (the report's notes on numerics say so).
+
+By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --networks /tmp/networks.csv \
+              --validation /tmp/validation.csv --curves /tmp/curves.csv --weights /tmp/weights.npz
 """
 
 import argparse
@@ -21,19 +26,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-import normbound as nb
+from normbound import config, io
+from normbound.train import Grid, pick_device, train_grid
+from normbound.model import bound_violations
 
 MEASURES = ("train_acc", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
             "mix_norm", "frob_bound", "spectral_bound")
 
 
-def study_grid(models, lambdas) -> nb.Grid:
+def study_grid(models, lambdas) -> Grid:
     """The networks that ``models`` asks for."""
     frob = lambdas["frob"] if "nn_frob" in models else []
     mix = lambdas["mix"] if "nn_mix" in models else []
-    grid = nb.Grid.study(frob, mix)
+    grid = Grid.study(frob, mix)
     keep = [i for i, m in enumerate(grid.models) if m in models]
-    return nb.Grid(*([getattr(grid, f)[i] for i in keep] for f in ("models", "lams", "subsets")))
+    return Grid(*([getattr(grid, f)[i] for i in keep] for f in ("models", "lams", "subsets")))
 
 
 def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve_every, device,
@@ -41,16 +48,16 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     """Train and measure; returns ``(networks, validation, curves, weights)``."""
     if threads:
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
-    dev = nb.pick_device(device)
+    dev = pick_device(device)
     grid = study_grid(models, lambdas)
     rows, curves, weights = [], [], {"W": [], "b": []}
     for chunk in grid.chunks(batch_size):
-        result = nb.train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
+        result = train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
                                curve_every, compile, progress_seconds=20)
         diverged = result.diverged_step >= 0
         for phase, m in (("before", result.before), ("after", result.after)):
             ok = {k: np.where(diverged, np.nan, v) for k, v in m.items()} if phase == "after" else m
-            bad = nb.bound_violations(ok)
+            bad = bound_violations(ok)
             if bad:
                 raise RuntimeError(f"seed {seed}, {phase} training: bound chain violated:\n" + "\n".join(bad))
             for i in range(len(chunk)):
@@ -85,8 +92,8 @@ def choose_lambda(fit: pd.DataFrame) -> pd.DataFrame:
 
 def write_outputs(networks, validation, curves, weights, paths):
     for frame, key in ((networks, "networks"), (validation, "validation"), (curves, "curves")):
-        nb.write_csv(frame, paths[key])
-    nb.write_atomically(paths["weights"], lambda tmp: np.savez(tmp, **weights))
+        io.write_csv(frame, paths[key])
+    io.write_npz(paths["weights"], weights)
 
 
 def run(data_path, seed, paths, settings, threads=None):
@@ -95,28 +102,26 @@ def run(data_path, seed, paths, settings, threads=None):
     write_outputs(*results, paths)
 
 
-def output_paths(outdir):
-    return {k: os.path.join(outdir, f"{k}.{ext}") for k, ext in
-            (("networks", "csv"), ("validation", "csv"), ("curves", "csv"), ("weights", "npz"))}
+OUTPUTS = ("networks", "validation", "curves", "weights")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
-    parser.add_argument("--outdir", required=True, help="folder for the four outputs")
-    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    for name in OUTPUTS:
+        parser.add_argument(f"--{name}", required=True, help=f"output: {name}")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    nb.setup_logging()
-    os.makedirs(args.outdir, exist_ok=True)
-    settings = nb.stage_settings(nb.load_config(args.config), "networks")
-    run(args.data, args.seed, output_paths(args.outdir), settings, args.threads)
+    io.setup_logging()
+    run(args.data, args.seed, {name: getattr(args, name) for name in OUTPUTS},
+        config.settings_from_arguments(args, train_seed), args.threads)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
-        nb.setup_logging(snakemake.log[0])
+        io.setup_logging(snakemake.log[0])
         run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
             snakemake.params.settings, snakemake.threads)
     else:

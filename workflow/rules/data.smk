@@ -4,7 +4,7 @@ rule prepare_data:
         npz=f"{DATA}.npz",
         json=f"{DATA}.json",
     params:
-        settings=nb.stage_settings(config, "data"),
+        settings=settings("data"),
     log:
         f"{LOGS}/prepare_data/seed{{seed}}.log",
     benchmark:

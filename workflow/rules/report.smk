@@ -2,21 +2,10 @@
 import glob
 import shutil
 
-from snakemake.logging import logger
-
-import figures
-import tables
-
-TABLES = f"{RESULTS}/tables"
-FIGURES = f"{RESULTS}/figures"
-REPORT = f"{RESULTS}/report"
-REPORT_TEMPLATES = os.path.join(workflow.basedir, "..", "report")
 # The lead's speed measurements; the report's "Cost" section shows them when present.
 COST_FILES = sorted(glob.glob(os.path.join(workflow.basedir, "..", "benchmarks", "*.json")))
 LATEXMK = shutil.which("latexmk")
-LATEX_PACKAGES = (
-    "texlive-latex-base texlive-latex-recommended texlive-science latexmk"
-)
+LATEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-science latexmk"
 
 # The PDF needs LaTeX, which the workflow does not install. Without latexmk the default
 # target is the HTML alone and this message says why; asking for report.pdf explicitly
@@ -29,19 +18,21 @@ REPORT_OUTPUTS = [f"{REPORT}/report.html"] + ([f"{REPORT}/report.pdf"] if LATEXM
 if not LATEXMK:
     logger.warning(NO_LATEX)
 
-
-TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in tables.TABLE_NAMES}
-FIGURE_PDFS = {f"{name}_pdf": f"{FIGURES}/{name}.pdf" for name in figures.FIGURES}
-FIGURE_PNGS = {f"{name}_png": f"{FIGURES}/{name}.png" for name in figures.FIGURES}
-# The config keys that the notebook's settings name: a change reruns the tables.
-NOTEBOOK_SETTINGS = {key: config[key] for key in tables.load_reference()["settings"]}
+TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in TABLE_NAMES}
+FIGURE_FILES = figure_files(FIGURES, FIGURE_NAMES)
+THEORY_FILES = {
+    "exercise1": rules.theory_hessian.output.json,
+    "exercise2": rules.theory_bounds.output.json,
+    **THEORY_FIGURES["theory_hessian"],
+    **THEORY_FIGURES["theory_bounds"],
+}
 
 
 rule tables:
     """Comparison tables (mean, sd, n, 95 % CI over seeds), seed 0 against the notebook,
     and the diverged networks."""
     input:
-        metrics=METRICS,
+        metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         reference=os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml"),
     output:
@@ -50,7 +41,8 @@ rule tables:
             for name, path in TABLE_FILES.items()
         },
     params:
-        settings=NOTEBOOK_SETTINGS,
+        # The config keys that the notebook's settings name, and the notebook's λ.
+        settings={key: config[key] for key in [*NOTEBOOK_REFERENCE["settings"], "notebook_lambdas"]},
     log:
         f"{LOGS}/tables.log",
     threads: 1
@@ -66,16 +58,11 @@ rule tables:
 rule figures:
     """Every figure of the report, as PDF (LaTeX) and PNG (HTML)."""
     input:
-        metrics=METRICS,
+        metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         curves=rules.aggregate.output.curves,
     output:
-        **FIGURE_PDFS,
-        # Snakemake's own report embeds the PNGs.
-        **{
-            key: report(path, caption=f"../../report/captions/{key[:-4]}.rst", category="Figures")
-            for key, path in FIGURE_PNGS.items()
-        },
+        **captioned(FIGURE_FILES, "Figures"),
     params:
         notebook_lambdas=config["notebook_lambdas"],
     log:
@@ -92,14 +79,11 @@ rule figures:
 
 rule report:
     """report.html (self-contained) and report.tex, from the tables, figures, theory
-    outputs (rules/theory.smk's THEORY_OUTPUTS, when that file is included) and the
-    benchmark files."""
+    outputs and the benchmark files."""
     input:
         **TABLE_FILES,
-        **FIGURE_PDFS,
-        **FIGURE_PNGS,
-        # A function, so THEORY_OUTPUTS is looked up after every rules file is included.
-        theory=lambda wildcards: globals().get("THEORY_OUTPUTS", []),
+        **FIGURE_FILES,
+        **THEORY_FILES,
         templates=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "*.j2"))),
         captions=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "captions", "*.rst"))),
         cost=COST_FILES,
@@ -109,7 +93,11 @@ rule report:
     params:
         # The whole config: the report shows it, so any change renders it again.
         config=config,
-        figures=list(figures.FIGURES),
+        tables=TABLE_NAMES,
+        figures=FIGURE_NAMES,
+        theory=["exercise1", "exercise2"],
+        theory_figures=[name for names in THEORY_FIGURE_NAMES.values() for name in names],
+        templates=REPORT_TEMPLATES,
         benchmarks=BENCHMARKS,
     log:
         f"{LOGS}/report.log",
@@ -127,8 +115,7 @@ rule report_pdf:
     """report.pdf by latexmk; without latexmk the job fails saying what to install."""
     input:
         tex=rules.report.output.tex,
-        figures=list(FIGURE_PDFS.values()),
-        theory=lambda wildcards: [p for p in globals().get("THEORY_OUTPUTS", []) if p.endswith(".pdf")],
+        figures=[path for key, path in {**FIGURE_FILES, **THEORY_FILES}.items() if key.endswith("_pdf")],
     output:
         f"{REPORT}/report.pdf",
     params:

@@ -1,21 +1,6 @@
 # The exercise sheet's two results, checked by computation: exercise 1 (conditioning of the
 # linear model's objective) and exercise 2 (the bounds on a ReLU network's input gradient).
-# The report reads THEORY_OUTPUTS: exercise1.json, exercise2.json and the figures (PDF, PNG).
-import theory_bounds
-import theory_hessian
-
-THEORY = f"{RESULTS}/theory"
-# The PDF and PNG of each figure, per rule.
-THEORY_FIGURES = {
-    script.__name__: [f"{THEORY}/{name}.{ext}" for name in script.FIGURES for ext in ("pdf", "png")]
-    for script in (theory_hessian, theory_bounds)
-}
-THEORY_OUTPUTS = [
-    f"{THEORY}/exercise1.json",
-    f"{THEORY}/exercise2.json",
-    *THEORY_FIGURES["theory_hessian"],
-    *THEORY_FIGURES["theory_bounds"],
-]
+THEORY_FIGURES = {rule: figure_files(THEORY, names) for rule, names in THEORY_FIGURE_NAMES.items()}
 
 
 rule theory_hessian:
@@ -23,7 +8,7 @@ rule theory_hessian:
     and the dataset's conditioning before and after normalisation."""
     output:
         json=f"{THEORY}/exercise1.json",
-        figures=THEORY_FIGURES["theory_hessian"],
+        **captioned(THEORY_FIGURES["theory_hessian"], "Theory"),
     params:
         dataset=config["dataset"],
     log:
@@ -45,11 +30,14 @@ rule theory_bounds:
     """Exercise 2: the bound chain's ratios on random weight families and on every trained
     network; the exact maximum over activation patterns for small widths."""
     input:
-        metrics=METRICS,
-        weights=per_seed(rules.train_networks.output.weights),
+        metrics=rules.aggregate.output.metrics,
+        weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
     output:
         json=f"{THEORY}/exercise2.json",
-        figures=THEORY_FIGURES["theory_bounds"],
+        **captioned(THEORY_FIGURES["theory_bounds"], "Theory"),
+    params:
+        # The seed of each weights file, in the same order.
+        seeds=SEEDS if TRAINED_NETWORKS else [],
     log:
         f"{LOGS}/theory_bounds/theory.log",
     benchmark:

@@ -5,7 +5,7 @@ rule train_baselines:
     output:
         f"{SEED_DIR}/baselines.csv",
     params:
-        settings=nb.stage_settings(config, "baselines"),
+        settings=settings("baselines"),
     log:
         f"{LOGS}/train_baselines/seed{{seed}}.log",
     benchmark:
@@ -34,7 +34,7 @@ rule train_networks:
         curves=f"{SEED_DIR}/curves.csv",
         weights=f"{SEED_DIR}/weights.npz",
     params:
-        settings=nb.stage_settings(config, "networks"),
+        settings=settings("networks"),
     log:
         f"{LOGS}/train_networks/seed{{seed}}.log",
     benchmark:
@@ -52,14 +52,15 @@ rule train_networks:
 
 
 rule aggregate:
-    """All seeds joined: results/metrics.csv, selection.csv, curves.csv."""
+    """All seeds joined: results/metrics.csv, selection.csv, curves.csv. A model subset
+    without networks or without baselines joins only what was trained."""
     input:
-        networks=per_seed(rules.train_networks.output.networks),
-        baselines=per_seed(rules.train_baselines.output[0]),
-        validation=per_seed(rules.train_networks.output.validation),
-        curves=per_seed(rules.train_networks.output.curves),
+        networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
+        validation=per_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
+        curves=per_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
+        baselines=per_seed(rules.train_baselines.output[0]) if TRAINED_BASELINES else [],
     output:
-        metrics=METRICS,
+        metrics=f"{RESULTS}/metrics.csv",
         selection=f"{RESULTS}/selection.csv",
         curves=f"{RESULTS}/curves.csv",
     log:

@@ -1,0 +1,20 @@
+"""The study's code, one module per concern; importing the package imports nothing heavy.
+
+- :mod:`normbound.config`: the config's schema check and cross-key checks (no torch).
+- :mod:`normbound.data`:   the data protocol: load, split, label noise, normalise (numpy).
+- :mod:`normbound.model`:  the network, its norms and penalties, the measurements (torch).
+- :mod:`normbound.train`:  the batched trainer and the one-at-a-time reference loop (torch).
+- :mod:`normbound.io`:     atomic writes and logging, shared by every script.
+
+This module holds the study's vocabulary: the model names and which penalty each network
+model carries, written once for every script, table and template.
+"""
+
+# Every model, in the order tables and figures list them.
+MODELS = ("rf", "svc", "nn", "nn_frob", "nn_mix")
+BASELINES = ("rf", "svc")
+NETWORKS = ("nn", "nn_frob", "nn_mix")
+# A penalised network model -> the name of its penalty (the config's ``lambdas`` keys).
+PENALTY = {"nn_frob": "frob", "nn_mix": "mix"}
+# Names a reader sees, as the notebook prints them.
+LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}

@@ -1,0 +1,126 @@
+"""The study's config: the JSON-Schema check and the cross-key checks a schema cannot
+express, with one short message per mistake that names the key, the value and what was
+expected.
+
+Torch-free by design: the workflow runs these checks while Snakemake parses the
+Snakefile, before any job, on a login node that may have no GPU. Whether CUDA exists is
+checked where training runs (:func:`normbound.train.pick_device`), not here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from . import PENALTY
+from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
+
+
+class ConfigError(ValueError):
+    """A config mistake; the message names the key, the value and what was expected."""
+
+
+def validate(config: dict, schema_path: str) -> None:
+    """Check ``config`` against the schema and fill in its defaults (Snakemake's
+    ``validate``); a violation becomes one :class:`ConfigError` paragraph instead of
+    Snakemake's dump of the whole schema."""
+    import jsonschema
+    from snakemake.utils import validate as snakemake_validate
+
+    try:
+        snakemake_validate(config, schema_path)
+    except Exception as err:  # Snakemake wraps jsonschema's error in a WorkflowError
+        cause = next((a for a in getattr(err, "args", ()) if isinstance(a, jsonschema.ValidationError)), None)
+        if cause is None:
+            raise ConfigError(str(err).strip().splitlines()[0]) from None
+        raise ConfigError(schema_message(cause)) from None
+
+
+def schema_message(error) -> str:
+    """One paragraph for a ``jsonschema.ValidationError``: key, value, rule, expectation."""
+    key = ".".join(map(str, error.absolute_path)) or "(top level)"
+    expected = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    rule = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+    text = f"config key '{key}': {rule}"
+    if error.validator not in ("required", "additionalProperties") and repr(error.instance) not in rule:
+        text += f" (value: {error.instance!r})"
+    return text + (f". Expected: {expected}" if expected else "")
+
+
+def check_config(config: dict) -> None:
+    """The rules a JSON-Schema cannot say: finite numbers, the notebook's λ inside the
+    grids, a usable dataset (a CSV file is read and checked). Raises :class:`ConfigError`."""
+
+    def walk(value, key):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else k)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key '{key}': {value} is not a finite number")
+
+    walk(config, "")
+    for model, name in PENALTY.items():
+        lam, grid = config["notebook_lambdas"][name], config["lambdas"][name]
+        if model in config["models"] and lam not in grid:
+            raise ConfigError(f"config key 'notebook_lambdas.{name}': {lam} is not in lambdas.{name} {grid} "
+                              f"(the notebook's comparison row needs a network trained at that λ)")
+    dataset = config["dataset"]
+    try:
+        if dataset["source"] == "breast_cancer":
+            n = BREAST_CANCER_ROWS
+        else:
+            n = len(load_dataset(dataset["source"], dataset["target"])[1])
+        split_sizes(n, config["test_fraction"], config["validation_fraction"])
+    except DataError as err:
+        raise ConfigError(f"config key {err}") from None
+
+
+def check(config: dict, schema_path: str) -> dict:
+    """Schema with defaults, then the cross-key checks; returns ``config`` (filled in)."""
+    validate(config, schema_path)
+    check_config(config)
+    return config
+
+
+def load_config(path: str, schema_path: str) -> dict:
+    """Read and check a config file as the workflow does, for scripts run by hand. A
+    mistake ends the program with the same one-paragraph message the workflow prints,
+    prefixed by the file's name (``SystemExit``: no stack trace)."""
+    import yaml
+
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as err:
+        raise SystemExit(f"{path}: cannot read the config file ({err})") from None
+    if not isinstance(config, dict):
+        raise SystemExit(f"{path}: expected a mapping of config keys, found {type(config).__name__}")
+    try:
+        return check(config, schema_path)
+    except ConfigError as err:
+        raise SystemExit(f"{path}: {err}") from None
+
+
+def settings_for(config: dict, function) -> dict:
+    """The config keys that ``function`` takes as parameters: what a script run by hand
+    passes on, as the workflow's ``params`` do."""
+    return {key: config[key] for key in inspect.signature(function).parameters if key in config}
+
+
+# The schema's place in the repository, as a command-line default for scripts run by hand
+# from the repository root; the workflow passes its own.
+DEFAULT_SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def add_config_arguments(parser) -> None:
+    """``--config`` and ``--schema`` for a script run by hand."""
+    parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
+    parser.add_argument("--schema", default=DEFAULT_SCHEMA, help=f"config schema (default: {DEFAULT_SCHEMA})")
+
+
+def settings_from_arguments(args, function) -> dict:
+    """The checked config's keys that ``function`` takes (see :func:`settings_for`)."""
+    return settings_for(load_config(args.config, args.schema), function)

@@ -1,0 +1,251 @@
+"""Training: the batched trainer of the workflow and the one-at-a-time reference loop
+(the notebook's ``nn.Module`` + autograd + ``torch.optim.Adam``) it is tested against.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .model import init_network, measure, output_signs, penalty
+
+log = logging.getLogger("normbound")
+
+
+class NoCudaError(RuntimeError):
+    """``device: cuda`` on a machine where torch sees no CUDA device."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present, else the CPU; ``cuda`` insists on CUDA. Checked
+    here, where training runs, not while the workflow parses: on a cluster the workflow
+    starts on a login node without a GPU and sends training to a GPU node."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NoCudaError("device: cuda was asked for, but torch sees no CUDA device on this machine "
+                          f"({torch.__version__}); use device: auto or cpu, or run the job on a GPU node")
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Grid:
+    """The networks of one batched program: a model name, a penalty strength and the
+    training subset ("train": the whole training set; "fit": training minus validation,
+    for choosing λ) for each network."""
+
+    models: list[str]
+    lams: list[float]
+    subsets: list[str]
+
+    @classmethod
+    def study(cls, frob: list[float], mix: list[float]) -> "Grid":
+        """The networks of one seed: on the whole training set the unregularised network
+        and both λ grids; on the fit part both λ grids again, for validation."""
+        models = ["nn_frob"] * len(frob) + ["nn_mix"] * len(mix)
+        lams = [*frob, *mix]
+        return cls(["nn", *models, *models], [0.0, *lams, *lams],
+                   ["train"] * (1 + len(lams)) + ["fit"] * len(lams))
+
+    def chunks(self, size: int) -> list["Grid"]:
+        """Consecutive sub-grids of at most ``size`` networks (bounded memory)."""
+        return [Grid(self.models[i:i + size], self.lams[i:i + size], self.subsets[i:i + size])
+                for i in range(0, len(self), size)]
+
+    def tensors(self, is_validation: torch.Tensor, dtype=torch.float32):
+        """Per-network ``lam_frob (M,)``, ``lam_mix (M,)`` and sample weights ``(M, N)``:
+        1/n_m on network m's training points, 0 elsewhere."""
+        dev = is_validation.device
+        lams = torch.tensor(self.lams, dtype=dtype, device=dev)
+        zero = torch.zeros_like(lams)
+        lam_frob = torch.where(torch.tensor([m == "nn_frob" for m in self.models], device=dev), lams, zero)
+        lam_mix = torch.where(torch.tensor([m == "nn_mix" for m in self.models], device=dev), lams, zero)
+        fit_only = torch.tensor([sub == "fit" for sub in self.subsets], device=dev)
+        used = ~(fit_only[:, None] & is_validation[None, :])
+        return lam_frob, lam_mix, used / used.sum(1, keepdim=True).to(dtype)
+
+    def __len__(self):
+        return len(self.models)
+
+
+@dataclass
+class TrainResult:
+    W: torch.Tensor  # (M, h, d) on the CPU
+    b: torch.Tensor  # (M, h)
+    before: dict[str, np.ndarray]
+    after: dict[str, np.ndarray]
+    diverged_step: np.ndarray  # (M,), -1 where the objective stayed finite
+    curves: list[dict] = field(default_factory=list)
+
+
+def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8):
+    """One in-place Adam step, in the order ``torch.optim.Adam`` (defaults) computes it.
+
+    ``step_size = lr / (1 - beta1^k)`` and ``bias2_sqrt = sqrt(1 - beta2^k)`` come in as
+    0-d tensors, so a compiled step is not recompiled for every k."""
+    m.lerp_(g, 1 - betas[0])
+    v.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
+    p.add_(-step_size * m / (v.sqrt() / bias2_sqrt + eps))
+
+
+def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)) -> torch.Tensor:
+    """Row k-1 holds step k's ``lr / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
+    in Python floats as ``torch.optim.Adam`` does; made once, so the training loop copies
+    nothing to the device and a compiled step is not recompiled for every k."""
+    rows = [[lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
+    return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
+
+
+def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
+    """The batched objective and its hand-derived gradient (no autograd graph).
+
+    ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
+    is the inputs with a column of ones and ``X1t`` its transpose. Laid out this way the
+    hidden activations are one matrix product, ``A (M, h, N)``, and the whole gradient of
+    the hinge term is a second one, ``dP_m = s * (1[A_m > 0] @ (g_m * X1))`` with
+    ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
+    margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
+    term the mean over its own training points. Returns the objective ``(M,)`` and
+    ``dP (M, h, d+1)``.
+    """
+    M, h, d1 = P.shape
+    A = torch.mm(P.view(M * h, d1), X1t).relu_().view(M, h, -1)
+    margin = 1 - torch.matmul(s, A) * t
+    loss = (torch.clamp(margin, min=0) * weights).sum(1)
+    g = torch.where(margin >= 0, -t * weights, 0.0)
+    dP = torch.bmm(A.sign_(), g[:, :, None] * X1).mul_(s[:, None])
+    W = P[..., :-1]
+    col_l1 = W.abs().sum(1, keepdim=True)
+    dP[..., :-1] += (2 * h) * lam_frob[:, None, None] * W + 2 * lam_mix[:, None, None] * col_l1 * torch.sign(W)
+    # where(): an unpenalised network's objective stays finite even when ||W||^2 overflows.
+    frob = torch.where(lam_frob > 0, lam_frob * h * (W**2).sum((1, 2)), 0.0)
+    mix = torch.where(lam_mix > 0, lam_mix * (col_l1**2).sum((1, 2)), 0.0)
+    return loss + frob + mix, dP
+
+
+def training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, step_size, bias2_sqrt, k, first_bad):
+    """One step for all networks: gradient, Adam on the flat buffer, and divergence
+    bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
+    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix)
+    adam_update(P, dP, m, v, step_size, bias2_sqrt)
+    first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
+    return objective
+
+
+@functools.cache
+def compiled_training_step():
+    """The fast path: :func:`training_step` fused by ``torch.compile`` into a few loops.
+    Made on first use, so importing this module compiles nothing. ``dynamic=False``
+    specialises on the batch shape and dtype; a workflow job has one or two shapes."""
+    return torch.compile(training_step, dynamic=False, fullgraph=True)
+
+
+CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
+
+
+def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tensor]:
+    """The arrays a trainer needs as tensors (the validation mask as bool)."""
+    out = {k: torch.as_tensor(data[k], dtype=dtype, device=device) for k in ("X_train", "t_train", "X_test", "t_test")}
+    out["is_validation"] = torch.as_tensor(data["is_validation"], dtype=torch.bool, device=device)
+    out["X_val"], out["t_val"] = out["X_train"][out["is_validation"]], out["t_train"][out["is_validation"]]
+    return out
+
+
+def train_grid(
+    grid: Grid, data: dict, seed: int, hidden: int, steps: int, lr: float, init_scale: float = 0.1,
+    device: str = "cpu", curve_every: int = 0, compile_step: bool = False, progress_seconds: float = 30.0,
+    dtype=torch.float32,
+) -> TrainResult:
+    """Train every network of ``grid`` together, as one batched tensor program.
+
+    All networks start from the seed's initialisation (as each of the notebook's
+    classifiers re-seeds before building its layer). Adam is element-wise and the summed
+    objective separates per network, so this is the same mathematics as training each one
+    alone (:func:`train_reference`); tests check it. A network whose objective becomes NaN
+    or infinite is recorded with that step in ``diverged_step``; the others go on.
+    """
+    dev = torch.device(device)
+    tensors = to_tensors(data, dev, dtype)
+    X, t = tensors["X_train"], tensors["t_train"]
+    X1 = torch.cat([X, torch.ones_like(X[:, :1])], 1)
+    X1t = X1.T.contiguous()
+    W0, b0 = init_network(seed, X.shape[1], hidden, init_scale)
+    P = torch.cat([W0, b0[:, None]], 1).to(dev, dtype).expand(len(grid), -1, -1).contiguous()
+    s = output_signs(hidden, dtype).to(dev)
+    lam_frob, lam_mix, weights = grid.tensors(tensors["is_validation"], dtype)
+    m, v = torch.zeros_like(P), torch.zeros_like(P)
+    first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
+    step = compiled_training_step() if compile_step else training_step
+    schedule = adam_schedule(steps, lr, dev, dtype)
+    curves = []
+
+    def record(k, objective):
+        m = measure(P[..., :-1], P[..., -1], s, tensors)
+        curves.extend(dict(model=grid.models[i], lam=grid.lams[i], subset=grid.subsets[i], step=k,
+                           objective=float(objective[i]), **{c: float(m[c][i]) for c in CURVE_COLUMNS})
+                      for i in range(len(grid)))
+        return m
+
+    before = record(0, torch.full((len(grid),), float("nan"))) if curve_every else measure(P[..., :-1], P[..., -1], s, tensors)
+    start = last_report = time.perf_counter()
+    for k in range(1, steps + 1):
+        objective = step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *schedule[k - 1], first_bad)
+        if curve_every and (k % curve_every == 0 or k == steps):
+            record(k, objective)
+        now = time.perf_counter()
+        if now - last_report >= progress_seconds:
+            last_report = now
+            log.info("step %d of %d, %.0f s elapsed, about %.0f s remaining (%d networks)",
+                     k, steps, now - start, (now - start) / k * (steps - k), len(grid))
+    log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, time.perf_counter() - start)
+    W, b = P[..., :-1], P[..., -1]
+    return TrainResult(W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
+                       first_bad.cpu().numpy().astype(np.int64), curves)
+
+
+class ReferenceNetwork(torch.nn.Module):
+    """The notebook's classifier, one network at a time, trained with autograd and
+    ``torch.optim.Adam`` -- the plain loop the batched trainer is tested against."""
+
+    def __init__(self, seed, inputs, hidden, init_scale=0.1, lam_frob=0.0, lam_mix=0.0):
+        super().__init__()
+        W, b = init_network(seed, inputs, hidden, init_scale)
+        self.layer = torch.nn.Linear(inputs, hidden)
+        with torch.no_grad():
+            self.layer.weight.copy_(W)
+            self.layer.bias.copy_(b)
+        self.register_buffer("s", output_signs(hidden))
+        self.lam_frob, self.lam_mix = lam_frob, lam_mix
+
+    def forward(self, X):
+        return torch.relu(self.layer(X)) @ self.s
+
+    def objective(self, X, t):
+        W = self.layer.weight
+        lam_frob, lam_mix = (torch.tensor(x, dtype=W.dtype) for x in (self.lam_frob, self.lam_mix))
+        return torch.clamp(1 - self(X) * t, min=0).mean() + penalty(W, lam_frob, lam_mix)
+
+    def fit(self, X, t, steps, lr=0.01):
+        optimiser = torch.optim.Adam(self.parameters(), lr=lr)
+        for _ in range(steps):
+            optimiser.zero_grad()
+            self.objective(X, t).backward()
+            optimiser.step()
+        return self
+
+
+def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, steps: int,
+                    lr: float, init_scale: float = 0.1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
+    X = torch.as_tensor(data["X_train"], dtype=dtype)
+    t = torch.as_tensor(data["t_train"], dtype=dtype)
+    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale,
+                           lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0).to(dtype)
+    net.fit(X, t, steps, lr)
+    return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
+
+
