@@ -1,0 +1,200 @@
+"""Helpers shared by the test modules (which never import from each other): paths, the
+small study's config, running the workflow, the rule for system programs, reading the
+report (HTML and PDF), and training grids checked against the reference loop.
+
+Fixtures live in conftest.py; everything here is a plain function or constant.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+SNAKEFILE = os.path.join(REPO, "workflow", "Snakefile")
+SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
+TEMPLATES = os.path.join(REPO, "report")
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+REQUIRE_SYSTEM = os.environ.get("NORMBOUND_REQUIRE_SYSTEM") == "1"
+LATEX_INSTALL = ("apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended "
+                 "texlive-science latexmk lmodern poppler-utils")
+
+# A study small enough for tests, on the default (compiled) path: two seeds, three λ per
+# penalty, 300 steps.
+SMALL_CONFIG = {
+    "seeds": [0, 1],
+    "label_noise": 0.04,
+    "steps": 300,
+    "lambdas": {"frob": [0.001, 0.005, 0.02], "mix": [0.005, 0.025, 0.1]},
+    "curve_every": 100,
+    "device": "cpu",
+}
+# Smaller still, for studies that check what runs rather than what it measures: one
+# seed, one λ per penalty (the notebook's), 20 steps.
+TINY_CONFIG = {**SMALL_CONFIG, "seeds": [0], "steps": 20, "curve_every": 10,
+               "lambdas": {"frob": [0.005], "mix": [0.025]}}
+
+# A report title with every character that HTML or TeX would interpret.
+NASTY = r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ‖'
+
+
+def require_program(program: str, install: str) -> str:
+    """The path of ``program``, or skip saying what to install (a failure under CI)."""
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} not found; install it with: {install}")
+    return path
+
+
+def write_config(folder, base=SMALL_CONFIG, **overrides) -> str:
+    """A config file in ``folder``: ``base`` with ``overrides``; returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "config.yaml")
+    with open(path, "w") as handle:
+        yaml.safe_dump({**base, **overrides}, handle, allow_unicode=True)
+    return path
+
+
+def full_config(folder) -> dict:
+    """The checked config of the study in ``folder``, defaults filled in, as the
+    workflow's rules receive it."""
+    from normbound.config import check
+
+    with open(os.path.join(folder, "config.yaml")) as handle:
+        return check(yaml.safe_load(handle), SCHEMA)
+
+
+def workflow_command(workdir, *args, cores=4) -> list:
+    """The command that runs the repository's workflow in ``workdir`` (its config.yaml)."""
+    return [SNAKEMAKE, "--snakefile", SNAKEFILE, "--directory", str(workdir),
+            "--configfile", os.path.join(str(workdir), "config.yaml"), "--cores", str(cores), *args]
+
+
+def run_workflow(workdir, *args, check=True, timeout=900, **kwargs) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir``; with ``check``, a failure fails the test with its log."""
+    result = subprocess.run(workflow_command(workdir, *args), capture_output=True, text=True, timeout=timeout,
+                            **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def read_bytes(path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+# --------------------------------------------------------------------------- the report
+# Elements without an end tag: they never enclose text.
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Page(HTMLParser):
+    """A parsed HTML page: its start tags in order, the text inside each tag name and
+    each id (nested elements included) as a browser would show it, and the cells of
+    each table that has an id."""
+
+    def __init__(self, path):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.text_in, self._open = [], {}, []
+        self.tables, self._table = {}, None
+        with open(path, encoding="utf-8") as handle:
+            self.feed(handle.read())
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table" and attrs.get("id"):
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th") and self._table:
+            self._table[-1].append("")
+        if tag not in VOID:
+            self._open.append((tag, attrs.get("id")))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        while self._open and self._open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        for tag, element_id in self._open:
+            for key in (tag, f"#{element_id}" if element_id else None):
+                if key:
+                    self.text_in.setdefault(key, []).append(data)
+        if self._table and self._table[-1] and any(tag in ("td", "th") for tag, _ in self._open):
+            self._table[-1][-1] += data
+
+    def text(self, key) -> str:
+        """The text inside ``key``: a tag name ("h1") or an id ("#diverged")."""
+        return "".join(self.text_in.get(key, []))
+
+    def rows(self, table_id) -> list:
+        """The rows of the table ``table_id`` as lists of cell texts, stripped."""
+        return [[cell.strip() for cell in row] for row in self.tables.get(table_id, [])]
+
+
+def squeeze(text) -> str:
+    """``text`` without whitespace, which HTML and TeX both reflow."""
+    return "".join(text.split())
+
+
+def pdf_text(pdf) -> str:
+    """The PDF's text (pdftotext, table layout kept) with runs of white space made one space."""
+    out = subprocess.run([require_program("pdftotext", LATEX_INSTALL), "-enc", "UTF-8", "-layout", str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", " ", out)
+
+
+def render(results, config, outdir):
+    """Render both formats of the report of ``results`` (a finished study's results
+    folder) with ``config`` into ``outdir``, as the report rule does; the two paths."""
+    import figures
+    import make_report
+
+    results, outdir = os.fspath(results), os.fspath(outdir)
+    table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")
+    html, tex = os.path.join(outdir, "report.html"), os.path.join(outdir, "report.tex")
+    make_report.make_report(
+        {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))},
+        {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES},
+        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex)
+    return html, tex
+
+
+# --------------------------------------------------------------------------- training
+def seed_data(seed=0, **settings) -> dict:
+    """The arrays of ``seed`` under the default data protocol (``settings`` override it)."""
+    from normbound.data import load_dataset, split_data
+
+    protocol = dict(test_fraction=0.5, label_noise=0.04, validation_fraction=0.25, **settings)
+    return split_data(*load_dataset("breast_cancer"), seed, **protocol)[0]
+
+
+def reference_grid():
+    """Every kind of network, three λ each, on both training subsets."""
+    from normbound.train import Grid
+
+    return Grid.study([0.0005, 0.005, 0.05], [0.0025, 0.025, 0.25])
+
+
+def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01) -> dict:
+    """Per network of ``grid`` trained on the whole training set: the largest |ΔW| or |Δb|
+    between ``result`` (the batched trainer's) and the reference loop's network."""
+    from normbound.train import train_reference
+
+    worst = {}
+    for i, (model, lam, subset) in enumerate(zip(grid.models, grid.lams, grid.subsets)):
+        if subset == "train":
+            W, b = train_reference(model, lam, data, seed, hidden, steps, lr, dtype=dtype)
+            worst[(model, lam)] = max((W - result.W[i]).abs().max().item(), (b - result.b[i]).abs().max().item())
+    return worst
