@@ -1,6 +1,11 @@
 """Join every seed's tables: ``metrics.csv`` (one row per model, λ, phase and seed),
 ``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
 
+Every table gains ``notebook_lambda``: true for the networks trained at the notebook's λ
+(and for ``nn``, the notebook's unpenalised network), so that no consumer matches floats.
+λ is compared exactly: it is the config's float, written and read back by pandas, which
+round-trips every float.
+
 Any model subset joins: without networks, ``selection.csv`` and ``curves.csv`` hold
 their header alone; without baselines, ``metrics.csv`` holds the networks alone.
 
@@ -13,35 +18,39 @@ import argparse
 
 import pandas as pd
 
-from normbound import MODELS, io
+from normbound import MODELS, PENALTY, config, io
 
 # The columns of each output, in order (documented in the README).
-METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "train_acc", "test_acc", "train_loss",
+METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "test_acc", "train_loss",
                    "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
                    "spectral_bound", "diverged", "diverged_step"]
-SELECTION_COLUMNS = ["seed", "model", "lam", "val_acc", "val_loss", "diverged", "diverged_step", "chosen"]
-CURVES_COLUMNS = ["seed", "model", "lam", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
+SELECTION_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged", "diverged_step",
+                     "selected"]
+CURVES_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
                   "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
 RANK = {**{m: i for i, m in enumerate(MODELS)}, "before": 0, "after": 1}
 
 
-def join(paths, keys, columns):
-    """Concatenate CSV files and sort by ``keys``, so the output does not depend on the
-    order the inputs are listed in; no rows at all give an empty table with ``columns``."""
+def join(paths, keys, columns, notebook_lambdas):
+    """Concatenate CSV files, flag the notebook's λ and sort by ``keys``, so the output
+    does not depend on the order the inputs are listed in; no rows at all give an empty
+    table with ``columns``."""
     frames = [f for f in map(pd.read_csv, paths) if len(f)]
     if not frames:
         return pd.DataFrame(columns=columns)
-    by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
     frame = pd.concat(frames, ignore_index=True)
+    frame["notebook_lambda"] = [model == "nn" or (model in PENALTY and lam == notebook_lambdas[PENALTY[model]])
+                                for model, lam in zip(frame["model"], frame["lam"])]
+    by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
     return frame.sort_values(keys, key=by_rank, kind="stable").reset_index(drop=True).reindex(columns=columns)
 
 
-def aggregate(networks, baselines, validation, curves):
+def aggregate(networks, baselines, validation, curves, notebook_lambdas):
     """Join per-seed CSV files (lists of paths) into the three study tables."""
-    return (join([*networks, *baselines], ["seed", "model", "lam", "phase"], METRICS_COLUMNS),
-            join(validation, ["seed", "model", "lam"], SELECTION_COLUMNS),
-            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS))
+    return (join([*networks, *baselines], ["seed", "model", "lam", "phase"], METRICS_COLUMNS, notebook_lambdas),
+            join(validation, ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
+            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas))
 
 
 def write(tables, paths):
@@ -55,8 +64,10 @@ def main(argv=None):
         parser.add_argument(f"--{name}", nargs="*", default=[], help=f"per-seed {name} CSV files")
     for name in ("metrics", "selection", "curves"):
         parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
+    config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    write(aggregate(args.networks, args.baselines, args.validation, args.curves),
+    notebook_lambdas = config.load_config(args.config, args.schema)["notebook_lambdas"]
+    write(aggregate(args.networks, args.baselines, args.validation, args.curves, notebook_lambdas),
           (args.out_metrics, args.out_selection, args.out_curves))
 
 
@@ -64,7 +75,7 @@ if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         inp, out = snakemake.input, snakemake.output
-        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves),
+        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, snakemake.params.notebook_lambdas),
               (out.metrics, out.selection, out.curves))
     else:
         main()

@@ -127,9 +127,8 @@ def bound_chain(study: Study):
 
 def before_after(study: Study):
     """Test accuracy and the three quantities before and after training (mean ± sd)."""
-    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTY.items()}}
-    nets = study.metrics[~study.metrics["diverged"].astype(bool)]
-    nets = nets[[np.isclose(lam, lams.get(model, np.nan)) for model, lam in zip(nets["model"], nets["lam"])]]
+    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items()}
+    nets = study.metrics[~study.metrics["diverged"].astype(bool) & study.metrics["notebook_lambda"]]
     models = [m for m in NETWORKS if m in set(nets["model"])]
     columns = ["test_acc", *QUANTITIES]
     s = summary_by(nets, ["model", "phase"], columns).set_index(["model", "phase", "metric"])
@@ -153,17 +152,13 @@ def before_after(study: Study):
 
 def training_curves(study: Study):
     """Hinge loss, test accuracy, Grad and ‖W‖_Mix during training (mean ± sd band)."""
-    lams = {"nn": 0.0, **{m: study.notebook_lambdas[p] for m, p in PENALTY.items()}}
-    curves = study.curves[study.curves["subset"] == "train"]
+    curves = study.curves[(study.curves["subset"] == "train") & study.curves["notebook_lambda"]]
     columns = {"train_loss": "training hinge loss", "test_acc": "test accuracy", "grad": QUANTITIES["grad"],
                "mix_norm": QUANTITIES["mix_norm"]}
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 4.6), sharex=True)
-    for model, lam in lams.items():
-        mine = curves[(curves["model"] == model) & np.isclose(curves["lam"], lam)]
-        if mine.empty:
-            continue
+    for model, mine in curves.groupby("model", sort=False):
         s = wide(summary_by(mine, ["step"], list(columns)), "step")
-        label = LABELS[model] if model == "nn" else f"{LABELS[model]} (λ={lam:g})"
+        label = LABELS[model] if model == "nn" else f"{LABELS[model]} (λ={mine['lam'].iloc[0]:g})"
         for ax, column in zip(axes.flat, columns):
             mean, std = s[("mean", column)], s[("std", column)].fillna(0)
             ax.plot(s.index, mean, color=COLOURS[model], lw=1.2, label=label)
@@ -186,7 +181,7 @@ def lambda_chosen(study: Study):
         mine = selection[selection["model"] == model]
         for seed, runs in mine.groupby("seed"):
             ax.plot(runs["lam"], runs["val_acc"], color="0.6", lw=0.8, zorder=1)
-        chosen = mine[mine["chosen"].astype(bool)]
+        chosen = mine[mine["selected"].astype(bool)]
         ax.scatter(chosen["lam"], chosen["val_acc"], color=COLOURS[model], s=28, zorder=2,
                    label=f"{LABELS[model]}: chosen λ of each seed")
         for lam, count in chosen["lam"].value_counts().items():

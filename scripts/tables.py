@@ -21,11 +21,10 @@ By hand:  python scripts/tables.py --metrics results/metrics.csv --selection res
 import argparse
 import math
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from normbound import LABELS, MODELS, PENALTY, config, io
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io
 from normbound.summary import summary_by
 
 # The comparison's columns, in the notebook's order.
@@ -36,16 +35,13 @@ FIDELITY_METRICS = {"train_acc": "train_acc", "test_acc": "test_acc", "grad": "g
                     "grad_notebook": "grad", "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
 
 
-def comparison_rows(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool) -> pd.DataFrame:
+def comparison_rows(metrics: pd.DataFrame, chosen: bool) -> pd.DataFrame:
     """The after-training rows a comparison table summarises, diverged ones included:
     baselines, NN, and each penalty at the notebook's λ or (``chosen``) at the λ selected
     on validation data."""
     after = metrics[metrics["phase"] == "after"]
-    keep = after["model"].isin(["rf", "svc", "nn"])
-    for model, penalty in PENALTY.items():
-        at = after["selected"].astype(bool) if chosen else np.isclose(after["lam"], notebook_lambdas[penalty])
-        keep |= (after["model"] == model) & at
-    return after[keep]
+    penalised = after["model"].isin(list(PENALTY))
+    return after[~penalised | after["selected" if chosen else "notebook_lambda"].astype(bool)]
 
 
 def lambda_summary(lams: pd.Series) -> str:
@@ -56,11 +52,11 @@ def lambda_summary(lams: pd.Series) -> str:
     return ", ".join(f"{lam:g} ({count}×)" for lam, count in counts.items())
 
 
-def comparison_table(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool, reference=None) -> pd.DataFrame:
+def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.DataFrame:
     """Mean, std, n and 95 % CI per model row and metric; diverged networks are counted in
     ``n_diverged`` and left out of the statistics. ``reference``: the notebook's printed
     rows (see :func:`load_reference`), joined as the ``notebook`` column."""
-    rows = comparison_rows(metrics, notebook_lambdas, chosen)
+    rows = comparison_rows(metrics, chosen)
     diverged = rows["diverged"].astype(bool)
     # Diverged values become NaN rather than dropped rows: a model whose every network
     # diverged keeps its row, with n = 0.
@@ -77,16 +73,13 @@ def comparison_table(metrics: pd.DataFrame, notebook_lambdas: dict, chosen: bool
     return table[["model", "label", "lam", "n_diverged", "metric", "n", "mean", "std", "ci_low", "ci_high", "notebook"]]
 
 
-def fidelity_table(metrics: pd.DataFrame, notebook_lambdas: dict, reference, seed: int = 0) -> pd.DataFrame:
+def fidelity_table(metrics: pd.DataFrame, reference, seed: int = 0) -> pd.DataFrame:
     """Seed ``seed`` against each of the notebook's printed values: one row per printed
     line and metric, with the difference study - notebook (empty when the seed is absent)."""
-    lams = {"nn": 0.0, **{m: notebook_lambdas[p] for m, p in PENALTY.items()}}
-    ours = metrics[metrics["seed"] == seed]
+    ours = metrics[(metrics["seed"] == seed) & (metrics["notebook_lambda"] | ~metrics["model"].isin(NETWORKS))]
     rows = []
     for printed in reference:
         match = ours[(ours["model"] == printed["model"]) & (ours["phase"] == printed["phase"])]
-        if printed["model"] in lams:
-            match = match[np.isclose(match["lam"], lams[printed["model"]])]
         if match.empty:
             continue
         for metric, column in FIDELITY_METRICS.items():
@@ -123,11 +116,10 @@ def load_reference(path: str) -> dict:
 def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, config: dict, reference: dict) -> dict:
     """Every table of the report, by output name. ``config``: the study's config, or at
     least its keys that ``reference["settings"]`` names."""
-    lams = config["notebook_lambdas"]
     return {
-        "comparison_notebook": comparison_table(metrics, lams, chosen=False, reference=reference["rows"]),
-        "comparison_chosen": comparison_table(metrics, lams, chosen=True),
-        "fidelity": fidelity_table(metrics, lams, reference["rows"]),
+        "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
+        "comparison_chosen": comparison_table(metrics, chosen=True),
+        "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),
         "diverged": diverged_table(metrics, selection),
     }

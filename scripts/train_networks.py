@@ -71,7 +71,7 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     table = pd.DataFrame(rows)
     validation = choose_lambda(table[(table.subset == "fit") & (table.phase == "after")])
     networks = table[table.subset == "train"].drop(columns=["subset", "val_acc", "val_loss"])
-    chosen = set(zip(validation.model[validation.chosen], validation.lam[validation.chosen]))
+    chosen = set(zip(validation.model[validation.selected], validation.lam[validation.selected]))
     networks.insert(4, "selected", [(m, l) in chosen and p == "after"
                                     for m, l, p in zip(networks.model, networks.lam, networks.phase)])
     weights = dict(W=np.concatenate(weights["W"]), b=np.concatenate(weights["b"]),
@@ -83,10 +83,10 @@ def choose_lambda(fit: pd.DataFrame) -> pd.DataFrame:
     """Per penalty, the λ with the best validation accuracy among networks that did not
     diverge; ties go to the lower validation hinge loss, then to the larger λ."""
     out = fit[["seed", "model", "lam", "val_acc", "val_loss", "diverged", "diverged_step"]].copy()
-    out["chosen"] = False
+    out["selected"] = False
     for _, group in out[~out.diverged].groupby("model"):
         best = group.sort_values(["val_acc", "val_loss", "lam"], ascending=[False, True, False]).index[0]
-        out.loc[best, "chosen"] = True
+        out.loc[best, "selected"] = True
     return out.reset_index(drop=True)
 
 
@@ -97,6 +97,8 @@ def write_outputs(networks, validation, curves, weights, paths):
 
 
 def run(data_path, seed, paths, settings, threads=None):
+    """The job: train one seed with denormals flushed to zero (see the module docstring)."""
+    torch.set_flush_denormal(True)
     with np.load(data_path) as data:
         results = train_seed(dict(data), seed, **settings, threads=threads)
     write_outputs(*results, paths)

@@ -29,22 +29,32 @@ def validate(config: dict, schema_path: str) -> None:
 
     try:
         snakemake_validate(config, schema_path)
-    except Exception as err:  # Snakemake wraps jsonschema's error in a WorkflowError
-        cause = next((a for a in getattr(err, "args", ()) if isinstance(a, jsonschema.ValidationError)), None)
-        if cause is None:
+    except Exception as err:  # Snakemake raises a WorkflowError while handling jsonschema's
+        cause = err.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
             raise ConfigError(str(err).strip().splitlines()[0]) from None
         raise ConfigError(schema_message(cause)) from None
 
 
 def schema_message(error) -> str:
-    """One paragraph for a ``jsonschema.ValidationError``: key, value, rule, expectation."""
-    key = ".".join(map(str, error.absolute_path)) or "(top level)"
-    expected = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-    rule = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-    text = f"config key '{key}': {rule}"
-    if error.validator not in ("required", "additionalProperties") and repr(error.instance) not in rule:
+    """One paragraph for a ``jsonschema.ValidationError``: the key, the value and what
+    was expected (the key's description in the schema)."""
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        known = ", ".join(schema.get("properties", {}))
+        return f"unknown config key {', '.join(repr(k if not where else f'{where}.{k}') for k in unknown)} (known keys{' of ' + where if where else ''}: {known})"
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        key = ".".join(filter(None, [where, *missing[:1]]))
+        expected = schema.get("properties", {}).get(missing[0], {}).get("description", "") if missing else ""
+        return f"config key '{key}' is missing" + (f"; expected: {expected}" if expected else "")
+    text = f"config key '{where}': {error.message[:200]}"
+    if repr(error.instance) not in text:
         text += f" (value: {error.instance!r})"
-    return text + (f". Expected: {expected}" if expected else "")
+    expected = schema.get("description", "")
+    return text + (f"; expected: {expected}" if expected else "")
 
 
 def check_config(config: dict) -> None:

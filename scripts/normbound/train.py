@@ -136,12 +136,25 @@ def training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, step_size,
     return objective
 
 
+def training_steps(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, schedule, first_bad):
+    """``len(schedule)`` consecutive steps in one call, step i reading its Adam scalars from
+    row i of ``schedule`` (rows of :func:`adam_schedule`): exactly the operations of that
+    many :func:`training_step` calls, in the same order. Returns the last objective.
+
+    The unit of the fast path: on CUDA it is captured, compiled or not, in a CUDA graph
+    that replays K steps per launch; on the CPU it runs with K = 1 by default (see
+    :func:`train_grid`)."""
+    for i in range(schedule.shape[0]):
+        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *schedule[i], first_bad)
+    return objective
+
+
 @functools.cache
-def compiled_training_step():
-    """The fast path: :func:`training_step` fused by ``torch.compile`` into a few loops.
-    Made on first use, so importing this module compiles nothing. ``dynamic=False``
-    specialises on the batch shape and dtype; a workflow job has one or two shapes."""
-    return torch.compile(training_step, dynamic=False, fullgraph=True)
+def compiled_training_steps():
+    """:func:`training_steps` fused by ``torch.compile``. Made on first use, so importing
+    this module compiles nothing. ``dynamic=False`` specialises on the number of networks,
+    the dtype and K; a workflow job has one or two such shapes."""
+    return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 
 CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
@@ -155,10 +168,55 @@ def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tenso
     return out
 
 
+def step_ranges(steps: int, curve_every: int, unroll: int) -> list[tuple[int, int]]:
+    """The calls of the K-step function: ``(start, stop)`` ranges of steps (step k is
+    ``start < k <= stop``) that end at every curve point and at the last step. K is the
+    largest divisor of ``curve_every`` up to ``unroll`` (``unroll`` itself without
+    curves), so every range is K long except perhaps the last: at most two shapes to
+    compile or capture."""
+    K = max(d for d in range(1, unroll + 1) if curve_every % d == 0) if curve_every else unroll
+    ends = [*range(curve_every, steps, curve_every), steps] if curve_every else [steps]
+    ranges, start = [], 0
+    for end in ends:
+        ranges += [(k, min(k + K, end)) for k in range(start, end, K)]
+        start = end
+    return ranges
+
+
+def captured(fn, args: tuple, first_bad: torch.Tensor, rows: torch.Tensor):
+    """``fn(*args, schedule, first_bad)`` captured in a CUDA graph for ``len(rows)`` steps;
+    returns ``replay(rows)``, which copies the rows (device to device) into the graph's
+    static schedule buffer, replays it and returns the graph's objective tensor.
+
+    Two warm-up calls on a side stream first (they compile, and set up cuBLAS and the
+    allocator outside the capture); they train, so the state is restored afterwards."""
+    schedule = rows.clone()
+    state = (*args[:3], first_bad)  # P, m, v and first_bad change in place
+    saved = [x.clone() for x in state]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            fn(*args, schedule, first_bad)
+    torch.cuda.current_stream().wait_stream(side)
+    for x, old in zip(state, saved):
+        x.copy_(old)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        objective = fn(*args, schedule, first_bad)
+
+    def replay(rows):
+        schedule.copy_(rows)
+        graph.replay()
+        return objective
+
+    return replay
+
+
 def train_grid(
     grid: Grid, data: dict, seed: int, hidden: int, steps: int, lr: float, init_scale: float = 0.1,
     device: str = "cpu", curve_every: int = 0, compile_step: bool = False, progress_seconds: float = 30.0,
-    dtype=torch.float32,
+    dtype=torch.float32, unroll: int | None = None,
 ) -> TrainResult:
     """Train every network of ``grid`` together, as one batched tensor program.
 
@@ -167,6 +225,14 @@ def train_grid(
     objective separates per network, so this is the same mathematics as training each one
     alone (:func:`train_reference`); tests check it. A network whose objective becomes NaN
     or infinite is recorded with that step in ``diverged_step``; the others go on.
+
+    The fast path is :func:`training_steps`, K steps a call, compiled when
+    ``compile_step``. On CUDA each K (``unroll``, default 10) is captured in a CUDA graph
+    and replayed, so the GPU no longer waits on Python between steps. On the CPU the
+    default is K = 1, one call per step: a step of one seed's grid costs about a
+    millisecond of arithmetic, so the call overhead saved by unrolling is small, while
+    compiling K unrolled steps takes about K times longer. Curves are measured between
+    calls, every ``curve_every`` steps and at the last.
     """
     dev = torch.device(device)
     tensors = to_tensors(data, dev, dtype)
@@ -179,28 +245,44 @@ def train_grid(
     lam_frob, lam_mix, weights = grid.tensors(tensors["is_validation"], dtype)
     m, v = torch.zeros_like(P), torch.zeros_like(P)
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
-    step = compiled_training_step() if compile_step else training_step
+    args = (P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix)
+    fn = compiled_training_steps() if compile_step else training_steps
+    if dev.type == "cuda":
+        graphs = {}
+
+        def advance(rows):
+            if len(rows) not in graphs:
+                graphs[len(rows)] = captured(fn, args, first_bad, rows)
+            return graphs[len(rows)](rows)
+    else:
+        def advance(rows):
+            return fn(*args, rows, first_bad)
+
     schedule = adam_schedule(steps, lr, dev, dtype)
     curves = []
 
     def record(k, objective):
         m = measure(P[..., :-1], P[..., -1], s, tensors)
+        objective = objective.tolist()
         curves.extend(dict(model=grid.models[i], lam=grid.lams[i], subset=grid.subsets[i], step=k,
-                           objective=float(objective[i]), **{c: float(m[c][i]) for c in CURVE_COLUMNS})
+                           objective=objective[i], **{c: float(m[c][i]) for c in CURVE_COLUMNS})
                       for i in range(len(grid)))
         return m
 
     before = record(0, torch.full((len(grid),), float("nan"))) if curve_every else measure(P[..., :-1], P[..., -1], s, tensors)
     start = last_report = time.perf_counter()
-    for k in range(1, steps + 1):
-        objective = step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *schedule[k - 1], first_bad)
-        if curve_every and (k % curve_every == 0 or k == steps):
-            record(k, objective)
-        now = time.perf_counter()
-        if now - last_report >= progress_seconds:
-            last_report = now
-            log.info("step %d of %d, %.0f s elapsed, about %.0f s remaining (%d networks)",
-                     k, steps, now - start, (now - start) / k * (steps - k), len(grid))
+    # Each (networks, dtype, K) is compiled once; a process that trains many shapes (the
+    # tests, the benchmark) would otherwise pass dynamo's limit of 8 and run eagerly.
+    with torch._dynamo.config.patch(recompile_limit=64):
+        for first, k in step_ranges(steps, curve_every, unroll or (10 if dev.type == "cuda" else 1)):
+            objective = advance(schedule[first:k])
+            if curve_every and (k % curve_every == 0 or k == steps):
+                record(k, objective)
+            now = time.perf_counter()
+            if now - last_report >= progress_seconds:
+                last_report = now
+                log.info("step %d of %d, %.0f s elapsed, about %.0f s remaining (%d networks)",
+                         k, steps, now - start, (now - start) / k * (steps - k), len(grid))
     log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, time.perf_counter() - start)
     W, b = P[..., :-1], P[..., -1]
     return TrainResult(W.cpu(), b.cpu(), before, measure(W, b, s, tensors),

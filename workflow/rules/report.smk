@@ -41,8 +41,8 @@ rule tables:
             for name, path in TABLE_FILES.items()
         },
     params:
-        # The config keys that the notebook's settings name, and the notebook's λ.
-        settings={key: config[key] for key in [*NOTEBOOK_REFERENCE["settings"], "notebook_lambdas"]},
+        # The config keys that the notebook's settings name: a change reruns the tables.
+        settings={key: config[key] for key in NOTEBOOK_REFERENCE["settings"]},
     log:
         f"{LOGS}/tables.log",
     threads: 1

@@ -63,6 +63,8 @@ rule aggregate:
         metrics=f"{RESULTS}/metrics.csv",
         selection=f"{RESULTS}/selection.csv",
         curves=f"{RESULTS}/curves.csv",
+    params:
+        notebook_lambdas=config["notebook_lambdas"],
     log:
         f"{LOGS}/aggregate.log",
     threads: 1
