@@ -1,12 +1,13 @@
 """The data protocol: the notebook's split, flipped labels and normalisation (REFERENCE §1)."""
 
 import json
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
-
-import normbound as nb
-from conftest import SMALL_CONFIG
+from helpers import SMALL_CONFIG
+from normbound import data as nb
 from prepare_data import prepare_data
 
 DEFAULTS = dict(test_fraction=0.5, label_noise=0.04, validation_fraction=0.25)
@@ -15,6 +16,15 @@ DEFAULTS = dict(test_fraction=0.5, label_noise=0.04, validation_fraction=0.25)
 @pytest.fixture(scope="module")
 def raw():
     return nb.load_dataset("breast_cancer")
+
+
+def test_bundled_set_is_scikit_learns(raw):
+    # Read from scikit-learn's CSV file without importing scikit-learn: the same values.
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    np.testing.assert_array_equal(raw[0], bunch.data)
+    np.testing.assert_array_equal(raw[1], 2.0 * bunch.target - 1.0)
 
 
 def test_seed0_is_the_notebooks_split(raw):
@@ -34,6 +44,19 @@ def test_seed0_is_the_notebooks_split(raw):
     np.testing.assert_array_equal(arrays["X_test"], (X[order[284:]] - mean) / std)
 
 
+@pytest.mark.parametrize("rate", [0.04, 0.1, 0.07, 0.3, 0.45, 0.011])
+def test_flipped_positions_are_floor_of_i_over_rate(rate):
+    # Exact rational arithmetic: i / rate in floats misses (3 / 0.1 = 29.999999999999996).
+    n = 284
+    expected = [math.floor(i / Fraction(str(rate))) for i in range(n) if i / Fraction(str(rate)) < n]
+    assert nb.noisy_positions(n, rate).tolist() == expected
+    assert len(expected) == math.ceil(n * Fraction(str(rate)))
+
+
+def test_no_noise_flips_nothing():
+    assert nb.noisy_positions(284, 0.0).tolist() == []
+
+
 @pytest.mark.parametrize("seed, noise", [(1, 0.04), (2, 0.1), (7, 0.25), (3, 0.0)])
 def test_other_seeds_split_differently_at_the_configured_rate(raw, seed, noise):
     X, t = raw
@@ -41,8 +64,7 @@ def test_other_seeds_split_differently_at_the_configured_rate(raw, seed, noise):
     arrays, sidecar = nb.split_data(X, t, seed, **{**DEFAULTS, "label_noise": noise})
     assert not np.array_equal(arrays["train_index"], base["train_index"])
     flipped = np.flatnonzero(arrays["t_train"] != t[arrays["train_index"]])
-    assert flipped.tolist() == sidecar["flipped_positions"]
-    assert abs(len(flipped) / 284 - noise) <= 1 / 284
+    assert flipped.tolist() == sidecar["flipped_positions"] == nb.noisy_positions(284, noise).tolist()
     assert sorted(sidecar["flipped_indices"]) == sorted(arrays["train_index"][flipped].tolist())
 
 
@@ -89,6 +111,7 @@ def test_csv_dataset_matches_the_bundled_one(raw, tmp_path):
     np.testing.assert_array_equal(t_csv, t)
 
 
+@pytest.mark.slow
 def test_workflow_data_rule_writes_the_notebooks_flips(small_study):
     sidecar = json.loads((small_study / "results" / "data" / "seed0.json").read_text())
     order = np.random.RandomState(0).permutation(569)
