@@ -6,7 +6,7 @@ Plain helpers (paths, configs, running the workflow, reading the report) are in 
 """
 
 import pytest
-from helpers import REQUIRE_SYSTEM, run_workflow, write_config
+from helpers import HOSTILE_CONFIG, REQUIRE_SYSTEM, run_workflow, write_config
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -26,6 +26,16 @@ def small_study(tmp_path_factory):
     write_config(workdir)
     run_workflow(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def hostile_study(tmp_path_factory):
+    """One complete run on HOSTILE_CONFIG (escaping and divergence in one study); its
+    results folder."""
+    workdir = tmp_path_factory.mktemp("hostile")
+    write_config(workdir, base=HOSTILE_CONFIG)
+    run_workflow(workdir)
+    return workdir / "results"
 
 
 def _cuda_available() -> bool:
