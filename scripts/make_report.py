@@ -2,17 +2,37 @@
 (figures embedded as base64 PNG, styles inline, no network access), and ``report.tex``,
 which the ``report_pdf`` rule compiles with latexmk.
 
-Both come from Jinja2 templates in ``report/``; the templates receive data and only
-format it. HTML autoescapes every inserted value. The LaTeX environment uses delimiters
-that cannot clash with TeX (``\\VAR{...}``, ``\\BLOCK{...}``, ``\\#{...}``) and escapes
-every inserted value through :func:`latex_escape` (its ``finalize`` hook), so user text
-such as the title cannot inject TeX; only :class:`LatexSafe` strings (labels built here,
-already escaped values) pass unchanged.
+``report/`` holds Jinja2 templates of two kinds:
 
-The theory section is optional: ``report/theory.html.j2`` / ``report/theory.tex.j2``
-are included when they and the theory rules' JSON files exist, rendered with ``theory``
-(``exercise1`` and ``exercise2``: the parsed JSON files) and ``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics
-accepts for LaTeX).
+- **layouts**, one per format: ``report.html.j2`` and ``report.tex.j2``, with the theory
+  section in ``theory.html.j2`` and ``theory.tex.j2``. They say where each table, figure
+  and piece of text goes, and hold no sentences.
+- **words**, written once for both formats: ``report.text.j2`` and ``theory.text.j2``
+  (paragraphs and derivations), ``phrases.text.j2`` (captions and headings of tables,
+  warnings) and ``captions/<figure>.rst`` (figure captions, shared with Snakemake's own
+  report). Each piece of a ``.text.j2`` file is a macro. A layout places a paragraph with
+  ``{{ text.setup() }}`` (LaTeX: ``\\VAR{text.setup()}``), a phrase with
+  ``phrase.<name>()`` and a figure's caption with ``caption("<figure>")``;
+  :func:`convert` turns the words into the layout's format.
+
+The words are Markdown-like text with TeX math, as in a Jupyter notebook: blank lines
+separate paragraphs; ``$...$`` is an equation in the text, and a paragraph ``$$...$$`` a
+displayed one; ``**bold**``, ``*emphasis*``, code between backquotes, ``[text](#anchor)``
+(a link to a section: an HTML id, a LaTeX label); lines starting with ``- `` make a
+list, with ``> `` a boxed note; a backslash before ``$ * ` [ \\`` prints the character
+itself. Equations become MathML in HTML (:mod:`equations`, drawn offline) and stay TeX
+in LaTeX.
+
+Every value the templates insert comes from the results and prints as itself: escaped
+by HTML autoescaping or by :func:`latex_escape`, so user text such as the title cannot
+inject markup. In the words, a value (``{{ ... }}``) is never read as markup, and inside
+``$...$`` it must be a plain number. The LaTeX layouts use delimiters that cannot clash
+with TeX (``\\VAR{...}``, ``\\BLOCK{...}``, ``\\#{...}``); only :class:`LatexSafe`
+strings (built here, or escaped already) pass them unchanged.
+
+The theory section is optional: it is included when the theory rules' JSON files exist,
+rendered with ``theory`` (``exercise1`` and ``exercise2``: the parsed JSON files) and
+``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics accepts for LaTeX).
 
 By hand:  python scripts/make_report.py --tables results/tables --figures results/figures \
               --theory results/theory --benchmarks results/benchmarks --html /tmp/r.html --tex /tmp/r.tex
@@ -20,6 +40,7 @@ By hand:  python scripts/make_report.py --tables results/tables --figures result
 
 import argparse
 import base64
+import dataclasses
 import datetime
 import glob
 import hashlib
@@ -28,7 +49,9 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
+from typing import Callable
 
 import jinja2
 import markupsafe
@@ -36,6 +59,7 @@ import pandas as pd
 import yaml
 
 import equations
+from normbound import PENALTY
 from normbound import config as study_config
 from normbound import io
 from normbound.plots import outputs as figure_outputs
@@ -43,6 +67,9 @@ from normbound.plots import outputs as figure_outputs
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
                   ("nn_mix", "after")]
+# The words of the report (see the module's docstring): paragraphs, and phrases.
+TEXT_FILES = ("report.text.j2", "theory.text.j2")
+PHRASE_FILE = "phrases.text.j2"
 
 
 # --------------------------------------------------------------------------- LaTeX escaping
@@ -58,11 +85,13 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   **{c: rf"{{\ttfamily\char{ord(c)}}}" for c in '"_~^'}}
 # Characters outside Latin-1 that the study's own text uses; pdfLaTeX's default input
 # encoding knows none of them.
-LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
+LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "μ": r"\ensuremath{\mu}", "σ": r"\ensuremath{\sigma}",
+                 "κ": r"\ensuremath{\kappa}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
                  "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}", "≤": r"\ensuremath{\leq}",
                  "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}",
-                 "²": r"\ensuremath{^2}", "−": r"\ensuremath{-}", "→": r"\ensuremath{\to}", "–": "--",
-                 "—": "---", "…": r"\dots{}", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~"}
+                 "²": r"\ensuremath{^2}", "ᵀ": r"\ensuremath{^{\top}}", "−": r"\ensuremath{-}",
+                 "→": r"\ensuremath{\to}", "·": r"\ensuremath{\cdot}", "–": "--", "—": "---", "…": r"\dots{}", "‘": "`", "’": "'", "“": "``",
+                 "”": "''", "\u00a0": "~"}
 
 
 def latex_escape(value) -> LatexSafe:
@@ -102,32 +131,207 @@ def signed(value, digits: int = 3) -> str:
     return number(value, digits) if pd.isna(value) else f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
-# Column names, in each format's own markup.
-METRIC_TEXT = {"train_acc": "train acc", "test_acc": "test acc", "grad": "Grad", "grad_notebook": "Grad (notebook's)",
-               "mix_norm": "‖W‖Mix", "frob_bound": "√h‖W‖F"}
-METRIC_HTML = {**{k: markupsafe.escape(v) for k, v in METRIC_TEXT.items()},
-               "grad": markupsafe.Markup("Grad (true ∇<sub>x</sub>f)"),
-               "grad_notebook": markupsafe.Markup("Grad (notebook’s variant)"),
-               "mix_norm": markupsafe.Markup("‖W‖<sub>Mix</sub>"), "frob_bound": markupsafe.Markup("√h‖W‖<sub>F</sub>")}
-METRIC_TEX = {**{k: latex_escape(v) for k, v in METRIC_TEXT.items()},
-              "grad": LatexSafe(r"Grad (true $\nabla_x f$)"), "grad_notebook": LatexSafe("Grad (notebook's variant)"),
-              "mix_norm": LatexSafe(r"$\|W\|_{\mathrm{Mix}}$"), "frob_bound": LatexSafe(r"$\sqrt{h}\,\|W\|_F$")}
+def percent(value) -> str:
+    """A fraction as a percentage with one decimal: 0.0312 -> "3.1 %"."""
+    return f"{100 * value:.1f} %"
 
 
+# --------------------------------------------------------------------------- the words, in either format
+class BuiltMarkup(str):
+    """Markup built in code, not a value from the results: the words print it as markup."""
+
+
+def scientific(value) -> BuiltMarkup:
+    """``value`` as an equation in the words: 8.5e-14 -> $8.53 \\times 10^{-14}$."""
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return BuiltMarkup(rf"${mantissa} \times 10^{{{int(exponent)}}}$")
+
+
+# A value in the words is set between these (private-use characters, taken out of the
+# value itself), so that convert() prints it as it is instead of reading it as markup.
+VALUE_START, VALUE_END = "\ue000", "\ue001"
+VALUE = re.compile(f"{VALUE_START}(.*?){VALUE_END}", re.S)
+
+
+def mark_value(value):
+    """Jinja's hook on every ``{{ ... }}`` of the words: mark the value as literal text."""
+    if isinstance(value, BuiltMarkup):
+        return value
+    text = "" if value is None else str(value).replace(VALUE_START, "").replace(VALUE_END, "")
+    return f"{VALUE_START}{text}{VALUE_END}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """How one format writes each element of the words (``{}``: the element's content)."""
+
+    escape: Callable[[str], str]
+    math: Callable[[str, bool], str]  # (TeX, displayed?) -> an equation
+    strong: str
+    emphasis: str
+    code: str
+    link: str  # {target}, {text}
+    paragraph: str
+    note: str
+    items: str
+    item: str
+    between_blocks: str
+    safe: Callable[[str], str]  # the result, marked safe for the layout's escaping
+
+
+HTML = Format(escape=lambda text: str(markupsafe.escape(text)), math=lambda tex, display: str(equations.mathml(tex, display)),
+              strong="<strong>{}</strong>", emphasis="<em>{}</em>", code="<code>{}</code>",
+              link='<a href="#{target}">{text}</a>', paragraph="<p>{}</p>", note='<p class="box">{}</p>',
+              items="<ul>\n{}\n</ul>", item="<li>{}</li>", between_blocks="\n", safe=markupsafe.Markup)
+TEX = Format(escape=latex_escape, math=lambda tex, display: rf"\[ {tex} \]" if display else f"${tex}$",
+             strong=r"\textbf{{{}}}", emphasis=r"\emph{{{}}}", code=r"\texttt{{{}}}", link=r"\hyperref[{target}]{{{text}}}",
+             paragraph="{}", note="\\noindent\\fbox{{\\parbox{{\\dimexpr\\linewidth-2\\fboxsep-2\\fboxrule}}{{{}}}}}",
+             items="\\begin{{itemize}}\\setlength{{\\itemsep}}{{0pt}}\n{}\n\\end{{itemize}}", item=r"\item {}",
+             between_blocks="\n\n", safe=LatexSafe)
+FORMATS = {"html": HTML, "tex": TEX}
+
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
+INLINE = re.compile(r"""\ue000(?P<value>\d+)\ue001       # a value (VALUE_START, its index, VALUE_END)
+                      | \$(?P<math>[^$]+)\$
+                      | \*\*(?P<strong>.+?)\*\*
+                      | \*(?P<emphasis>[^*]+)\*
+                      | `(?P<code>[^`]+)`
+                      | \[(?P<link>[^\]]+)\]\(\#(?P<target>[\w-]+)\)
+                      | \\(?P<escaped>[$*`\[\\])""", re.X | re.S)
+
+
+def convert(words: str, fmt: str, inline: bool = False) -> str:
+    """``words`` (rendered from the words' templates, see the module's docstring) in
+    ``fmt`` ("html" or "tex"), marked safe for that format's layout. ``inline``: one run
+    of text without paragraph markup, for captions and table cells."""
+    markup, values = FORMATS[fmt], []
+
+    def by_index(match):  # the markup is parsed with each value out of the way
+        values.append(match.group(1))
+        return f"{VALUE_START}{len(values) - 1}{VALUE_END}"
+
+    words = VALUE.sub(by_index, str(words)).strip()
+    blocks = [block.strip() for block in re.split(r"\n[ \t]*\n", words) if block.strip()]
+    if inline:
+        if len(blocks) > 1:
+            raise ValueError(f"a phrase or caption is one paragraph: {words!r}")
+        return markup.safe(run(words, values, markup))
+    return markup.safe(markup.between_blocks.join(block_markup(block, values, markup) for block in blocks))
+
+
+def block_markup(block: str, values: list, markup: Format) -> str:
+    """One paragraph, displayed equation, list or note."""
+    if block.startswith("$$"):
+        if not block.endswith("$$"):
+            raise ValueError(f"a displayed equation is a whole paragraph $$...$$: {block!r}")
+        return markup.math(equation(block[2:-2].strip(), values), True)
+    if block.startswith("- "):
+        items = [run(item.strip(), values, markup) for item in re.split(r"^- ", block, flags=re.M) if item.strip()]
+        return markup.items.format("\n".join(markup.item.format(item) for item in items))
+    if block.startswith("> "):
+        return markup.note.format(run(re.sub(r"^> ?", "", block, flags=re.M), values, markup))
+    return markup.paragraph.format(run(block, values, markup))
+
+
+def run(text: str, values: list, markup: Format) -> str:
+    """A run of text with its inline elements (equations, bold, emphasis, code, links)."""
+    out, start = [], 0
+    for match in INLINE.finditer(text):
+        out.append(plain(text[start:match.start()], markup))
+        start = match.end()
+        kind = match.lastgroup if match.lastgroup != "target" else "link"
+        content = match.group(kind)
+        if kind == "value":
+            out.append(markup.escape(values[int(content)]))
+        elif kind == "math":
+            out.append(markup.math(equation(content, values), False))
+        elif kind == "code":
+            out.append(markup.code.format(markup.escape(VALUE.sub(lambda m: values[int(m.group(1))], content))))
+        elif kind == "link":
+            out.append(markup.link.format(target=match.group("target"), text=run(content, values, markup)))
+        elif kind == "escaped":
+            out.append(markup.escape(content))
+        else:
+            out.append(getattr(markup, kind).format(run(content, values, markup)))
+    return "".join(out) + plain(text[start:], markup)
+
+
+def equation(tex: str, values: list) -> str:
+    """An equation's TeX with its values put back: plain numbers only, which are TeX as they are."""
+    def put_back(match):
+        value = values[int(match.group(1))]
+        if not NUMBER.fullmatch(value):
+            raise ValueError(f"only a number can stand inside $...$, not {value!r}")
+        return value
+
+    return VALUE.sub(put_back, tex)
+
+
+def plain(text: str, markup: Format) -> str:
+    """Text between inline elements; a lone $ is a typo in the words."""
+    if "$" in text:
+        raise ValueError(f"an unmatched $ (write \\$ for a dollar sign): {text!r}")
+    return markup.escape(text)
+
+
+class Macros:
+    """The macros of the words' templates as a layout sees them: ``text.setup()`` calls
+    the macro ``setup`` and returns its words in the layout's format."""
+
+    def __init__(self, modules, fmt: str, inline: bool):
+        self.macros = {}
+        for module in modules:
+            for name, macro in vars(module).items():
+                if isinstance(macro, jinja2.runtime.Macro):
+                    if name in self.macros:
+                        raise ValueError(f"two pieces of text are called {name!r}")
+                    self.macros[name] = macro
+        self.fmt, self.inline = fmt, inline
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self.__dict__.get("macros", {}):
+            raise AttributeError(f"no piece of text called {name!r}")
+        macro = self.macros[name]
+        return lambda *args, **kwargs: convert(macro(*args, **kwargs), self.fmt, self.inline)
+
+
+def words_environment(templates: str) -> jinja2.Environment:
+    """The Jinja2 environment of the words (``*.text.j2``, ``captions/*.rst``)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, finalize=mark_value)
+    env.filters.update(num=number, signed=signed, pct=percent, sci=scientific)
+    return env
+
+
+def layout_words(fmt: str, templates: str, values: dict) -> dict:
+    """What a layout of ``fmt`` uses to place the words, rendered with ``values``:
+    ``text`` (paragraphs), ``phrase`` (one run of text each) and ``caption(figure)``."""
+    env = words_environment(templates)
+    module = lambda name: env.get_template(name).make_module(vars=values)  # noqa: E731
+
+    def caption(name: str) -> str:
+        """A figure's caption: its reStructuredText file, which Snakemake's report shows too."""
+        return convert(env.get_template(f"captions/{name}.rst").render(values), fmt, inline=True)
+
+    return dict(text=Macros([module(name) for name in TEXT_FILES], fmt, inline=False),
+                phrase=Macros([module(PHRASE_FILE)], fmt, inline=True), caption=caption)
+
+
+# --------------------------------------------------------------------------- the layouts
 def environment(fmt: str, templates: str) -> jinja2.Environment:
-    """The Jinja2 environment of ``fmt`` ("html" or "tex") over the folder ``templates``."""
+    """The Jinja2 environment of ``fmt``'s layouts ("html" or "tex") over the folder ``templates``."""
     common = dict(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined, trim_blocks=True,
                   lstrip_blocks=True, keep_trailing_newline=True)
     if fmt == "html":
         env = jinja2.Environment(autoescape=True, **common)
-        env.filters["mathml"] = equations.mathml  # equations as MathML: render offline
     else:
         env = jinja2.Environment(block_start_string=r"\BLOCK{", block_end_string="}",
                                  variable_start_string=r"\VAR{", variable_end_string="}",
                                  comment_start_string=r"\#{", comment_end_string="}", autoescape=False,
                                  finalize=tex_finalize, **common)
-        env.filters["latex_escape"] = latex_escape
-    env.filters.update(num=number, signed=signed)
+        # A layout's macro returns LaTeX whose values are escaped already: it prints with |safe.
+        env.filters["safe"] = LatexSafe
+    env.filters.update(num=number, signed=signed, pct=percent)
     return env
 
 
@@ -144,13 +348,15 @@ def comparison_view(table: pd.DataFrame) -> dict:
                 n_diverged=int(sum(r["n_diverged"] for r in rows)))
 
 
-def fidelity_view(table: pd.DataFrame) -> list:
-    """The fidelity table grouped by printed line, in the notebook's order."""
+def fidelity_view(table: pd.DataFrame, notebook_lambdas: dict) -> list:
+    """The fidelity table grouped by printed line, in the notebook's order; ``lam``: the
+    notebook's λ of a penalised network's line."""
     lines = []
     for model, phase in FIDELITY_LINES:
         part = table[(table["model"] == model) & (table["phase"] == phase)]
         if len(part):
-            lines.append(dict(model=model, phase=phase, label=part["label"].iloc[0], rows=part.to_dict("records")))
+            lines.append(dict(model=model, phase=phase, label=part["label"].iloc[0], rows=part.to_dict("records"),
+                              lam=notebook_lambdas[PENALTY[model]] if model in PENALTY else None))
     return lines
 
 
@@ -159,33 +365,22 @@ def data_uri(path: str) -> str:
         return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
 
 
-def caption(templates: str, name: str) -> str:
-    """A figure's caption: its reStructuredText caption file (shared with Snakemake's report)
-    as one paragraph of plain text."""
-    with open(os.path.join(templates, "captions", f"{name}.rst")) as handle:
-        return " ".join(handle.read().split())
-
-
-def figure_view(figures: dict, fmt: str, tex_dir: str, templates: str) -> list:
+def figure_sources(figures: dict, fmt: str, tex_dir: str) -> dict:
     """``figures``: name -> (pdf, png). HTML embeds the PNG; LaTeX includes the PDF by a
     path relative to the .tex file (the workflow's own path, which includegraphics takes as is)."""
-    return [dict(name=name, caption=caption(templates, name),
-                 src=data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir)))
-            for name, (pdf, png) in figures.items()]
+    return {name: data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir))
+            for name, (pdf, png) in figures.items()}
 
 
-def theory_view(theory: dict, figures: dict, fmt: str, tex_dir: str, templates: str):
-    """``(theory, theory_figures)`` from the theory rules' outputs (``theory``: name ->
-    JSON path; ``figures``: name -> (pdf, png)), or ``(None, {})`` when there are none or
-    this format has no theory template."""
-    if not theory or not os.path.exists(os.path.join(templates, f"theory.{fmt}.j2")):
-        return None, {}
+def read_theory(theory: dict):
+    """The theory rules' JSON files (name -> path) parsed, or None when there are none."""
+    if not theory:
+        return None
     parsed = {}
     for name, path in theory.items():
         with open(path) as handle:
             parsed[name] = json.load(handle)
-    return parsed, {name: data_uri(png) if fmt == "html" else LatexSafe(os.path.relpath(pdf, tex_dir))
-                    for name, (pdf, png) in figures.items()}
+    return parsed
 
 
 # --------------------------------------------------------------------------- provenance
@@ -275,26 +470,27 @@ def read_tables(paths: dict) -> dict:
     return {name: pd.read_csv(path, dtype={"lam": str}) for name, path in paths.items()}
 
 
-def context(tabs: dict, config: dict, info: dict, cost: list) -> dict:
-    """What both templates receive, apart from the format-specific figures and labels."""
+def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
+    """What every template receives, apart from the format-specific figures and words."""
     fidelity = tabs["fidelity"]
     return dict(
         title=config["title"], dataset=config["dataset"]["name"], config=config, provenance=info, cost=cost,
         notebook=comparison_view(tabs["comparison_notebook"]), chosen=comparison_view(tabs["comparison_chosen"]),
-        fidelity=fidelity_view(fidelity),
+        fidelity=fidelity_view(fidelity, config["notebook_lambdas"]),
         fidelity_value={(r["model"], r["phase"], r["metric"]): r for r in fidelity.to_dict("records")},
         settings_differences=tabs["fidelity_settings"].to_dict("records"),
-        diverged=tabs["diverged"].to_dict("records"), seeds=config["seeds"],
+        # A step is a whole number (the CSV holds it as a float: other rows' steps are empty).
+        diverged=tabs["diverged"].astype({"diverged_step": int}).to_dict("records"), seeds=config["seeds"],
+        theory=theory,
     )
 
 
-def render(fmt: str, ctx: dict, figures: dict, theory: dict, theory_figures: dict, templates: str, out: str) -> None:
+def render(fmt: str, ctx: dict, figures: dict, theory_figures: dict, templates: str, out: str) -> None:
     """Write the report in ``fmt`` ("html" or "tex") to ``out``."""
     tex_dir = os.path.dirname(os.path.abspath(out))
-    theory, theory_figures = theory_view(theory, theory_figures, fmt, tex_dir, templates)
     text = environment(fmt, templates).get_template(f"report.{fmt}.j2").render(
-        **ctx, figures=figure_view(figures, fmt, tex_dir, templates), theory=theory, theory_figures=theory_figures,
-        metric_label=METRIC_HTML if fmt == "html" else METRIC_TEX)
+        **ctx, **layout_words(fmt, templates, ctx), figures=figure_sources(figures, fmt, tex_dir),
+        theory_figures=figure_sources(theory_figures, fmt, tex_dir))
     io.write_text(out, text)
 
 
@@ -304,9 +500,9 @@ def make_report(table_paths: dict, figures: dict, theory: dict, theory_figures: 
     ``theory``: name -> JSON path (may be empty); ``cost_files``: benchmarks/*.json (may
     be empty); ``templates``: the folder of the Jinja2 templates and captions."""
     ctx = context(read_tables(table_paths), config, provenance(config, benchmark_dir, templates),
-                  cost_view(cost_files))
+                  cost_view(cost_files), read_theory(theory))
     for fmt, out in (("html", html), ("tex", tex)):
-        render(fmt, ctx, figures, theory, theory_figures, templates, out)
+        render(fmt, ctx, figures, theory_figures, templates, out)
 
 
 def main(argv=None):

@@ -11,7 +11,9 @@ import pytest
 import yaml
 from scipy import stats
 
-from conftest import REPO, require_program
+from helpers import REPO, require_program
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

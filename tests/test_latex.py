@@ -2,28 +2,18 @@
 table's numbers; a nasty title compiles and prints literally."""
 
 import os
-import re
 import subprocess
 
 import pandas as pd
-import yaml
+import pytest
 
-from conftest import REPO, require_program
-from test_report import NASTY, render
+from helpers import LATEX_INSTALL, NASTY, full_config, pdf_text, render, require_program
 
-INSTALL = ("apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended "
-           "texlive-science latexmk poppler-utils")
-
-
-def pdf_text(pdf) -> str:
-    """The PDF's text with runs of white space made one space."""
-    out = subprocess.run([require_program("pdftotext", INSTALL), "-layout", str(pdf), "-"], capture_output=True,
-                         text=True, check=True).stdout
-    return re.sub(r"\s+", " ", out)
+pytestmark = pytest.mark.slow
 
 
 def test_workflow_pdf_holds_the_comparison_numbers(small_study):
-    require_program("latexmk", INSTALL)
+    require_program("latexmk", LATEX_INSTALL)
     pdf = small_study / "results" / "report" / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
     text = pdf_text(pdf)
@@ -37,13 +27,9 @@ def test_workflow_pdf_holds_the_comparison_numbers(small_study):
 
 
 def test_nasty_title_compiles_and_prints_literally(small_study, tmp_path):
-    latexmk = require_program("latexmk", INSTALL)
-    with open(small_study / "config.yaml") as handle:
-        overrides = yaml.safe_load(handle)
-    with open(os.path.join(REPO, "config.yaml")) as handle:
-        config = {**yaml.safe_load(handle), **overrides, "title": NASTY}
-    _, tex = render(small_study / "results", config, tmp_path)
-    result = subprocess.run([latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+    latexmk = require_program("latexmk", LATEX_INSTALL)
+    _, tex = render(small_study / "results", {**full_config(small_study), "title": NASTY}, tmp_path)
+    result = subprocess.run([latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", os.path.basename(tex)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout[-3000:]
     assert r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ' in pdf_text(tmp_path / "report.pdf")

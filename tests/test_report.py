@@ -6,24 +6,25 @@ import os
 import re
 import shutil
 import subprocess
+from html import unescape
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO, SHARED, SNAKEMAKE, run_workflow
+from helpers import NASTY, SHARED, SNAKEFILE, SNAKEMAKE, TEMPLATES, full_config, render, run_workflow
 
 import figures
 import make_report
 import tables
+from normbound.summary import summarise
 
 LAMS = {"frob": 0.005, "mix": 0.025}
-NASTY = r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ‖'
 
 
 def network_rows(model, lam, seed, test_acc, selected=False, diverged=False, phase="after"):
-    return dict(seed=seed, model=model, lam=lam, phase=phase, selected=selected, train_acc=1.0, test_acc=test_acc,
+    return dict(seed=seed, model=model, lam=lam, phase=phase, selected=selected,
+                notebook_lambda=model == "nn" or LAMS.get(model[3:]) == lam, train_acc=1.0, test_acc=test_acc,
                 grad=0.5, grad_notebook=0.6, mix_norm=2.0, frob_bound=3.0, diverged=diverged,
                 diverged_step=7 if diverged else np.nan)
 
@@ -34,8 +35,8 @@ def metrics():
     diverged network; NN+Frob's selected λ is 0.01 on every seed."""
     rows = []
     for seed, acc in enumerate([0.90, 0.93, 0.96]):
-        rows.append(dict(seed=seed, model="rf", lam=np.nan, phase="after", selected=False, train_acc=1.0,
-                         test_acc=acc, diverged=False))
+        rows.append(dict(seed=seed, model="rf", lam=np.nan, phase="after", selected=False, notebook_lambda=False,
+                         train_acc=1.0, test_acc=acc, diverged=False))
         rows.append(network_rows("nn", 0.0, seed, acc, phase="before"))
         rows.append(network_rows("nn", 0.0, seed, acc))
         rows.append(network_rows("nn_frob", 0.005, seed, acc, diverged=seed == 2))
@@ -49,18 +50,18 @@ def cell(table, model, metric):
 
 
 def test_summarise_gives_sample_std_and_t_interval():
-    s = tables.summarise([1.0, 2.0, 3.0, 4.0, np.nan])
+    s = summarise([1.0, 2.0, 3.0, 4.0, np.nan])
     # std with ddof 1: sqrt(5/3); half width t(0.975, 3) * std / 2 with t = 3.182446305
     assert s["n"] == 4 and s["mean"] == pytest.approx(2.5)
     assert s["std"] == pytest.approx(1.2909944487)
     assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.5 - 2.0542603, 2.5 + 2.0542603), abs=1e-6)
-    one = tables.summarise([0.7])
+    one = summarise([0.7])
     assert one["n"] == 1 and one["mean"] == 0.7 and math.isnan(one["std"]) and math.isnan(one["ci_low"])
-    assert tables.summarise([])["n"] == 0
+    assert summarise([])["n"] == 0
 
 
 def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
-    table = tables.comparison_table(metrics, LAMS, chosen=False)
+    table = tables.comparison_table(metrics, chosen=False)
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 2 and frob["n_diverged"] == 1
     assert frob["mean"] == pytest.approx(0.915) and frob["std"] == pytest.approx(0.0212132034)
@@ -72,7 +73,7 @@ def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
 
 
 def test_chosen_comparison_uses_the_selected_rows(metrics):
-    table = tables.comparison_table(metrics, LAMS, chosen=True)
+    table = tables.comparison_table(metrics, chosen=True)
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and frob["lam"] == "0.01"
     assert table["notebook"].isna().all()
@@ -89,13 +90,13 @@ def test_fidelity_compares_seed_zero_with_the_printed_values(metrics):
                       frob_bound=56.739),
                  dict(model="nn_frob", phase="after", train_acc=0.961, test_acc=0.951, grad=0.614, mix_norm=1.719,
                       frob_bound=2.713)]
-    fid = tables.fidelity_table(metrics, LAMS, reference).set_index(["model", "metric"])
+    fid = tables.fidelity_table(metrics, reference).set_index(["model", "metric"])
     assert fid.loc[("nn", "test_acc"), "difference"] == pytest.approx(0.90 - 0.884)
     # both gradients are held against the notebook's single Grad column
     assert fid.loc[("nn", "grad_notebook"), "notebook"] == 10.911
     assert fid.loc[("nn_frob", "grad"), "difference"] == pytest.approx(0.5 - 0.614)
     assert len(fid) == 12
-    assert tables.fidelity_table(metrics, LAMS, reference, seed=5).empty
+    assert tables.fidelity_table(metrics, reference, seed=5).empty
 
 
 def test_diverged_table_lists_study_and_validation_networks(metrics):
@@ -120,9 +121,42 @@ def test_latex_escape_neutralises_every_special_character():
 
 
 def test_tex_environment_escapes_every_inserted_value_but_built_latex():
-    env = make_report.environment("tex")
+    env = make_report.environment("tex", TEMPLATES)
     out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x&y", b=make_report.LatexSafe(r"$\pi$"), c=0.12345)
     assert out == r"x\&y $\pi$ 0.123"
+
+
+def test_words_print_values_literally_and_equations_in_each_format():
+    """A value in the report's words is text, never markup; equations are MathML in HTML
+    and stay TeX in LaTeX; a value inside $...$ must be a number."""
+    words = make_report.words_environment(TEMPLATES).from_string(
+        "**{{ v }}** at $n = {{ n }}$, see [the table](#fidelity); `{{ v }}`\n\n- one\n- two").render(v="a*b $c$ <i>&", n=30)
+    html, tex = make_report.convert(words, "html"), make_report.convert(words, "tex")
+    assert html.startswith("<p><strong>a*b $c$ &lt;i&gt;&amp;</strong> at <math") and "<mn>30</mn>" in html
+    assert '<a href="#fidelity">the table</a>; <code>a*b $c$ &lt;i&gt;&amp;</code></p>' in html
+    assert html.endswith("<ul>\n<li>one</li>\n<li>two</li>\n</ul>")
+    value = r"a*b \$c\$ \textless{}i\textgreater{}\&"
+    assert tex == (rf"\textbf{{{value}}} at $n = 30$, see \hyperref[fidelity]{{the table}}; \texttt{{{value}}}"
+                   "\n\n\\begin{itemize}\\setlength{\\itemsep}{0pt}\n\\item one\n\\item two\n\\end{itemize}")
+    for bad in ("${{ v }}$", "a lone $ sign"):
+        with pytest.raises(ValueError):
+            make_report.convert(make_report.words_environment(TEMPLATES).from_string(bad).render(v="x"), "html")
+
+
+def test_layouts_hold_no_sentences():
+    """The report's sentences live in the words' templates, written once for both formats;
+    the layouts (report/*.html.j2, *.tex.j2) hold only headings and short labels."""
+    for fmt in ("html", "tex"):
+        env = make_report.environment(fmt, TEMPLATES)
+        for name in (f"report.{fmt}.j2", f"theory.{fmt}.j2"):
+            source = env.loader.get_source(env, name)[0]
+            for line, kind, value in env.lex(source, name):
+                if kind != "data":
+                    continue
+                markup = r"<style>.*?</style>|<[^>]*>" if fmt == "html" else r"\\[a-zA-Z]+(\[[^\]]*\])?"
+                for run in re.split(r"[\n&|{}]| {2,}", re.sub(markup, "  ", value, flags=re.S)):
+                    words = re.findall(r"[^\W\d_]+", run)
+                    assert len(words) < 12 and not (len(words) >= 5 and run.strip().endswith(".")), (name, line, run)
 
 
 def test_notebook_reference_matches_the_notebook_text():
@@ -137,16 +171,17 @@ def test_notebook_reference_matches_the_notebook_text():
     columns = ["train_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
     names = {("rf", "after"): "RForest", ("svc", "after"): "SVC", ("nn", "before"): "Before",
              ("nn", "after"): "After", ("nn_frob", "after"): "NN+Frob", ("nn_mix", "after"): "NN+Mix"}
-    reference = tables.load_reference()
+    reference = tables.load_reference(os.path.join(TEMPLATES, "notebook_reference.yaml"))
     for row in reference["rows"]:
         assert [row[c] for c in columns if c in row] == printed[names[(row["model"], row["phase"])]]
     assert reference["settings"]["notebook_lambdas"] == LAMS
 
 
 # --------------------------------------------------------------------------- the small study's report
+@pytest.mark.slow
 def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_study):
     results = small_study / "results"
-    for name in tables.TABLE_NAMES:
+    for name in ("comparison_notebook", "comparison_chosen", "fidelity", "fidelity_settings", "diverged"):
         assert (results / "tables" / f"{name}.csv").stat().st_size > 0
     for name in figures.FIGURES:
         assert (results / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
@@ -158,32 +193,75 @@ def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_st
     assert "<link" not in html and "@import" not in html
 
 
-def test_nasty_title_is_escaped_in_both_formats(small_study, tmp_path):
+def plain_html(html: str) -> list:
+    """The words of an HTML fragment, each equation as one word "MATH"."""
+    text = re.sub(r"<[^>]*>", " ", re.sub(r"<math.*?</math>", " MATH ", html, flags=re.S))
+    return re.findall(r"[^\W_]+", unescape(text))
+
+
+def plain_tex(tex: str) -> list:
+    """The words of a LaTeX fragment written by make_report.convert: equations as "MATH",
+    the markup of make_report.TEX and latex_escape taken away."""
+    tex = re.sub(r"\\\[.*?\\\]|(?<!\\)\$.*?(?<!\\)\$", " MATH ", tex, flags=re.S)
+    tex = re.sub(r"\\hyperref\[[^\]]*\]", " ", tex)
+    escapes = {**make_report.LATEX_SPECIALS, **make_report.LATEX_UNICODE}
+    for char, escaped in sorted(escapes.items(), key=lambda item: -len(item[1])):
+        tex = tex.replace(escaped, char)
+    markup = make_report.TEX
+    templates = (markup.strong, markup.emphasis, markup.code, markup.note, markup.items, markup.item)
+    for part in sorted({part for t in templates for part in t.format("\0").split("\0") if part}, key=len, reverse=True):
+        tex = tex.replace(part, " ")
+    return re.findall(r"[^\W_]+", tex)
+
+
+@pytest.mark.slow
+def test_every_piece_of_text_is_in_both_formats_and_reads_the_same(small_study, tmp_path):
+    """Both formats rendered from one context: each paragraph, phrase and figure caption is
+    in the HTML exactly when it is in the LaTeX, with the same words and equations."""
     results = small_study / "results"
-    with open(small_study / "config.yaml") as handle:
-        overrides = yaml.safe_load(handle)
-    with open(os.path.join(REPO, "config.yaml")) as handle:
-        config = {**yaml.safe_load(handle), **overrides, "title": NASTY}
+    config = full_config(small_study)
+    table_dir, theory_dir = results / "tables", results / "theory"
+    ctx = make_report.context(
+        make_report.read_tables({p.stem: str(p) for p in table_dir.glob("*.csv")}), config,
+        make_report.provenance(config, str(results / "benchmarks"), TEMPLATES), [],
+        make_report.read_theory({p.stem: str(p) for p in theory_dir.glob("*.json")}))
+    figures_of = lambda folder: {p.stem: (str(p.with_suffix(".pdf")), str(p)) for p in folder.glob("*.png")}  # noqa: E731
+    documents, words = {}, {}
+    for fmt in ("html", "tex"):
+        out = tmp_path / f"report.{fmt}"
+        make_report.render(fmt, ctx, figures_of(results / "figures"), figures_of(theory_dir), TEMPLATES, str(out))
+        documents[fmt], words[fmt] = out.read_text(), make_report.layout_words(fmt, TEMPLATES, ctx)
+    pieces = {}
+    for kind in ("text", "phrase"):
+        for name, macro in words["html"][kind].macros.items():
+            if not macro.arguments:  # the others take their data from a layout's loop
+                pieces[f"{kind}.{name}"] = [getattr(words[fmt][kind], name)() for fmt in ("html", "tex")]
+    for name in [*figures_of(results / "figures"), *figures_of(theory_dir)]:
+        pieces[f"caption {name}"] = [words[fmt]["caption"](name) for fmt in ("html", "tex")]
+    present = 0
+    for name, (html, tex) in pieces.items():
+        assert (html in documents["html"]) == (tex in documents["tex"]), f"{name} is in one format only"
+        assert plain_html(html) == plain_tex(tex), name
+        present += html in documents["html"]
+    assert present >= 40, present
+
+
+@pytest.mark.slow
+def test_nasty_title_is_escaped_in_both_formats(small_study, tmp_path):
+    config = {**full_config(small_study), "title": NASTY}
     config["dataset"] = {**config["dataset"], "name": "A&B <i>"}
-    html, tex = render(results, config, tmp_path)
-    text = html.read_text()
+    html, tex = render(small_study / "results", config, tmp_path)
+    with open(html) as handle:
+        text = handle.read()
     assert "<script>" not in text and "&lt;script&gt;alert(" in text and "A&amp;B &lt;i&gt;" in text
-    assert make_report.latex_escape(NASTY) in tex.read_text()
+    with open(tex) as handle:
+        assert make_report.latex_escape(NASTY) in handle.read()
 
 
-def render(results, config, outdir):
-    """Render both formats of the small study's report with ``config`` into ``outdir``."""
-    html, tex = outdir / "report.html", outdir / "report.tex"
-    make_report.make_report(
-        {n: results / "tables" / f"{n}.csv" for n in tables.TABLE_NAMES},
-        {n: (str(results / "figures" / f"{n}.pdf"), str(results / "figures" / f"{n}.png")) for n in figures.FIGURES},
-        [], config, str(results / "benchmarks"), [], str(html), str(tex))
-    return html, tex
-
-
+@pytest.mark.slow
 def test_snakemake_native_report_holds_the_figures(small_study):
     out = small_study / "native_report.zip"
-    result = subprocess.run([SNAKEMAKE, "--snakefile", os.path.join(REPO, "workflow", "Snakefile"),
+    result = subprocess.run([SNAKEMAKE, "--snakefile", SNAKEFILE,
                              "--directory", str(small_study), "--configfile", str(small_study / "config.yaml"),
                              "--report", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -194,6 +272,7 @@ def test_snakemake_native_report_holds_the_figures(small_study):
         assert any(n.endswith(f"{name}.png") for n in names), name
 
 
+@pytest.mark.slow
 def test_without_latexmk_the_html_is_the_target_and_the_pdf_says_why(small_study, tmp_path):
     """A PATH with every program but latexmk: the default target drops report.pdf with a
     message saying what to install, and asking for the PDF fails with that message."""
