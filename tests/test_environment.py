@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
 
