@@ -5,8 +5,13 @@ NORMBOUND_REQUIRE_SYSTEM=1 (set by .ci/run) every skip counts as a failure inste
 Plain helpers (paths, configs, running the workflow, reading the report) are in helpers.py.
 """
 
+import os
+import signal
+import subprocess
+
 import pytest
-from helpers import HOSTILE_CONFIG, REQUIRE_SYSTEM, run_workflow, write_config
+from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS,
+                     can_start_cluster, processes, require_program, run_on_cluster, run_workflow, write_config)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -36,6 +41,59 @@ def hostile_study(tmp_path_factory):
     write_config(workdir, base=HOSTILE_CONFIG)
     run_workflow(workdir)
     return workdir / "results"
+
+
+def start_munged() -> int:
+    """munged as a SLURM host runs it (the key, then the daemon as the munge user); its pid."""
+    subprocess.run("[ -s /etc/munge/munge.key ] || runuser -u munge -- mungekey --create; "
+                   "mkdir -p /run/munge && chown munge: /run/munge && runuser -u munge -- munged",
+                   shell=True, check=True, timeout=60)
+    with open("/run/munge/munged.pid") as handle:
+        return int(handle.read())
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """tests/slurm/cluster.sh's single-node SLURM cluster for the session, and what it
+    started: ``before`` (pid -> name of every process before the start) and ``started``
+    (the processes the start added). A munged runs already, as on a SLURM host (started
+    here when none does): cluster.sh must use it and leave it running."""
+    for program in SLURM_PROGRAMS:
+        require_program(program, SLURM_INSTALL)
+    if os.geteuid() != 0:
+        pytest.skip("the test cluster's daemons need root (run the tests as root, as CI does)")
+    ours = None if "munged" in processes().values() else start_munged()
+    before = processes()
+    try:
+        started = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, f"cluster.sh start failed:\n{started.stderr}"
+        yield dict(before=before, started={pid: name for pid, name in processes().items() if pid not in before})
+    finally:
+        stopped = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=120)
+        if ours:
+            os.kill(ours, signal.SIGTERM)
+        assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stderr}"
+
+
+@pytest.fixture(scope="session")
+def cluster_study(cluster, tmp_path_factory):
+    """The small study's CLUSTER_TARGETS run through the SLURM profile on the test
+    cluster: its folder and Snakemake's log."""
+    workdir = tmp_path_factory.mktemp("slurm_study")
+    write_config(workdir)
+    return workdir, run_on_cluster(workdir)
+
+
+@pytest.fixture(scope="session")
+def second_clean_run(request, tmp_path_factory):
+    """A second clean run of the small study, CLUSTER_TARGETS only: the cluster run where
+    the test cluster can start (it is made anyway, for test_slurm), else a local run."""
+    if can_start_cluster():
+        return request.getfixturevalue("cluster_study")[0]
+    workdir = tmp_path_factory.mktemp("second_run")
+    write_config(workdir)
+    run_workflow(workdir, *CLUSTER_TARGETS)
+    return workdir
 
 
 def _cuda_available() -> bool:

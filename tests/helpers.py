@@ -100,6 +100,98 @@ def read_bytes(path) -> bytes:
         return handle.read()
 
 
+# Timings and the machine's load: they differ between any two runs by nature.
+UNCOMPARED = ("logs", "benchmarks")
+
+
+def result_files(results, *patterns) -> list:
+    """Paths under ``results`` matching any of ``patterns``, relative and sorted, the
+    timing folders left out."""
+    import glob
+
+    found = {os.path.relpath(p, results) for pattern in patterns
+             for p in glob.glob(os.path.join(str(results), "**", pattern), recursive=True)}
+    return sorted(p for p in found if p.split(os.sep)[0] not in UNCOMPARED)
+
+
+def differing_files(first, second, names) -> list:
+    """Which of ``names`` (relative paths) differ between the results folders ``first``
+    and ``second``: tables byte for byte; arrays (.npz, whose zip headers carry the time
+    of writing) array by array, bit for bit."""
+    import numpy as np
+
+    different = []
+    for name in names:
+        a, b = os.path.join(first, name), os.path.join(second, name)
+        if not name.endswith(".npz"):
+            same = read_bytes(a) == read_bytes(b)
+        else:
+            with np.load(a) as x, np.load(b) as y:
+                # Bytes, not values: NaN == NaN and -0.0 vs 0.0 count as they are stored.
+                same = sorted(x.files) == sorted(y.files) and all(
+                    x[k].dtype == y[k].dtype and x[k].tobytes() == y[k].tobytes() for k in x.files)
+        if not same:
+            different.append(name)
+    return different
+
+
+# --------------------------------------------------------------------------- the SLURM cluster
+CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
+SLURM_INSTALL = ("apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge slurmdbd "
+                 "mariadb-server")
+SLURM_PROGRAMS = ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "scontrol", "munged", "mariadbd")
+# What cluster.sh creates: the partitions (CPU and GPU) and the account.
+PARTITION, GPU_PARTITION, ACCOUNT = "ci", "ci_gpu", "normbound_ci"
+# What the cluster runs of the small study: the results tables and, through the local
+# light rules, the report's tables; not the theory, figures or report.
+CLUSTER_TARGETS = ("results/metrics.csv", "results/selection.csv", "results/tables/comparison_notebook.csv")
+# Snakemake waits forever instead of failing when SLURM's status queries break, so every
+# cluster run has a timeout after which it is killed; the cluster's stop then cancels
+# whatever it left queued.
+CLUSTER_TIMEOUT = 600
+
+
+def cluster_profile(folder) -> str:
+    """profiles/slurm with what a user edits set for the test cluster, written into
+    ``folder``/profile; that folder."""
+    with open(os.path.join(REPO, "profiles", "slurm", "config.yaml")) as handle:
+        profile = yaml.safe_load(handle)
+    profile["default-resources"].update(slurm_partition=PARTITION, slurm_account=ACCOUNT)
+    profile["set-resources"]["train_networks"]["slurm_partition"] = GPU_PARTITION
+    # Not a user's edit: the first status query after 2 s rather than 40 s (the plugin's
+    # default, for busy clusters) keeps the test's short jobs short.
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    folder = os.path.join(folder, "profile")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.yaml"), "w") as handle:
+        yaml.safe_dump(profile, handle)
+    return folder
+
+
+def run_on_cluster(workdir, *args) -> str:
+    """Run CLUSTER_TARGETS of the study in ``workdir`` on the test cluster; Snakemake's log."""
+    result = run_workflow(workdir, "--profile", cluster_profile(workdir), *CLUSTER_TARGETS, *args,
+                          timeout=CLUSTER_TIMEOUT)
+    return result.stderr
+
+
+def processes() -> dict:
+    """Every running process: pid -> command name."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as handle:
+                found[int(pid)] = handle.read().strip()
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
+def can_start_cluster() -> bool:
+    """Whether this machine can start the test cluster: its programs, and root."""
+    return all(shutil.which(p) for p in SLURM_PROGRAMS) and os.geteuid() == 0
+
+
 # --------------------------------------------------------------------------- the report
 # Elements without an end tag: they never enclose text.
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -107,13 +199,13 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 class Page(HTMLParser):
     """A parsed HTML page: its start tags in order, the text inside each tag name and
-    each id (nested elements included) as a browser would show it, and the cells of
-    each table that has an id."""
+    each id (nested elements included) as a browser would show it, and the cells and
+    row attributes of each table that has an id."""
 
     def __init__(self, path):
         super().__init__(convert_charrefs=True)
         self.tags, self.text_in, self._open = [], {}, []
-        self.tables, self._table = {}, None
+        self.tables, self.row_attributes, self._table = {}, {}, None
         with open(path, encoding="utf-8") as handle:
             self.feed(handle.read())
         self.close()
@@ -123,8 +215,10 @@ class Page(HTMLParser):
         self.tags.append((tag, attrs))
         if tag == "table" and attrs.get("id"):
             self._table = self.tables.setdefault(attrs["id"], [])
+            self._attributes = self.row_attributes.setdefault(attrs["id"], [])
         elif tag == "tr" and self._table is not None:
             self._table.append([])
+            self._attributes.append(attrs)
         elif tag in ("td", "th") and self._table:
             self._table[-1].append("")
         if tag not in VOID:
@@ -151,6 +245,10 @@ class Page(HTMLParser):
     def rows(self, table_id) -> list:
         """The rows of the table ``table_id`` as lists of cell texts, stripped."""
         return [[cell.strip() for cell in row] for row in self.tables.get(table_id, [])]
+
+    def models(self, table_id) -> list:
+        """The ``data-model`` of each row of the table ``table_id`` that has one."""
+        return [attrs["data-model"] for attrs in self.row_attributes.get(table_id, []) if "data-model" in attrs]
 
 
 def squeeze(text) -> str:

@@ -1,119 +1,182 @@
-"""A run killed hard in the middle of training resumes and gives the same results.
+"""A run killed hard in the middle of writing, and a run that hits a full disk, both resume
+to the results of an uninterrupted run.
 
-The workflow is started in its own process group on a config whose training lasts some
-seconds; as soon as the training job has started, the whole group gets SIGKILL (no clean-up, no lock
-removal, as after a power cut or an out-of-memory kill). Then, as a user would after a
-crash, ``--unlock`` and the README command: the run must complete with a
-``results/metrics.csv`` byte-identical to that of an uninterrupted run.
+The faults hit one folder in turn, on the small study's config; every file is compared
+with the session's uninterrupted run of that config (``small_study``):
+
+1. SIGKILL of the whole run (Snakemake and its jobs, as after a power cut or an
+   out-of-memory kill) while seed 0's training job is halfway through writing its second
+   output file: its first output is complete by then, so a script writing in place would
+   leave a half-written file under its final name. A hook in the job's Python (KILL_HOOK)
+   cuts that write at its first call and kills the process group: no timing involved.
+2. The killed run's stale lock stops the README command until ``--unlock``.
+3. The README command on a disk that takes no file beyond 64 KiB (RLIMIT_FSIZE: writes
+   past it fail with EFBIG, "File too large", as on a full disk): the run fails.
+4. The README command with room again: it completes, and every table and array equals
+   the uninterrupted run's.
+
+The unit tests at the end fill the disk halfway through each way the scripts write.
 """
 
 import contextlib
-import json
 import os
 import resource
 import signal
 import subprocess
-import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import prepare_data
 import pytest
-from conftest import REPO, SNAKEMAKE, run_workflow, write_config
+import train_networks
+from helpers import REPO, differing_files, result_files, run_workflow, workflow_command, write_config
+from normbound import io, plots
 
-# The README command (./normbound report), pointed at a test folder; extra arguments go
-# to Snakemake.
-def readme_command(workdir, *args, timeout=1200):
+# Python runs sitecustomize at start-up: put on PYTHONPATH, this cuts the second file a
+# process opens for writing in $NORMBOUND_KILL_FOLDER at its first write (half of it goes
+# to disk), notes the file in $NORMBOUND_KILL_MARK and SIGKILLs the process's group, which
+# is the whole run (Snakemake starts its jobs in its own process group).
+KILL_HOOK = '''
+import builtins
+import io
+import os
+import signal
+
+FOLDER = os.environ.get("NORMBOUND_KILL_FOLDER")
+if FOLDER:
+    _open, _written = io.open, []
+
+    class _KillMidWrite:
+        def __init__(self, handle, path):
+            self._handle, self._path = handle, path
+
+        def write(self, data):
+            self._handle.write(data[: max(1, len(data) // 2)])
+            self._handle.flush()
+            with _open(os.environ["NORMBOUND_KILL_MARK"], "w") as mark:
+                mark.write(self._path)
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+        def __getattr__(self, name):
+            return getattr(self._handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._handle.close()
+
+    def _hooked_open(file, mode="r", *args, **kwargs):
+        handle = _open(file, mode, *args, **kwargs)
+        if isinstance(file, (str, os.PathLike)) and set(mode) & set("wax+"):
+            path = os.path.abspath(file)
+            if os.path.dirname(path) == FOLDER:
+                _written.append(path)
+                if len(_written) == 2:
+                    return _KillMidWrite(handle, path)
+        return handle
+
+    builtins.open = io.open = _hooked_open
+'''
+TRAINING_OUTPUTS = ("networks.csv", "validation.csv", "curves.csv", "weights.npz")
+DISK_LIMIT = 64 * 1024
+COMPARED = ("*.csv", "*.json", "*.npz")
+
+
+def readme_command(workdir, *args, preexec_fn=None):
+    """The README command (./normbound report), pointed at a test folder."""
     command = [os.path.join(REPO, "normbound"), "report", "--directory", str(workdir),
                "--configfile", os.path.join(str(workdir), "config.yaml"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, capture_output=True, text=True, timeout=1200, preexec_fn=preexec_fn)
 
 
-# One seed and a short grid, but enough steps that training outlasts the half second
-# between the start of training and the kill (test_kill_landed_during_training checks).
-LONG_TRAINING = dict(seeds=[0], steps=6000, curve_every=2000, lambdas={"frob": [0.005], "mix": [0.025]})
+def full_disk():
+    """In the child before it starts: files may grow to DISK_LIMIT bytes, no further."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (DISK_LIMIT, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
-def _train_log(workdir):
-    return os.path.join(workdir, "results", "logs", "train_networks", "seed0.log")
-
-
-@pytest.fixture(scope="module")
-def uninterrupted_metrics(tmp_path_factory):
-    """results/metrics.csv of an uninterrupted run of the same config (only as far as it)."""
-    workdir = tmp_path_factory.mktemp("uninterrupted")
-    write_config(workdir, **LONG_TRAINING)
-    run_workflow(workdir, "results/metrics.csv")
-    with open(os.path.join(workdir, "results", "metrics.csv"), "rb") as handle:
-        return handle.read()
+def compared(results, reference):
+    """The uninterrupted run's files (tables, JSON, arrays) that ``results`` holds under
+    the same name, and those of them that differ. Other names (a temporary file a killed
+    writer left) are not results."""
+    present = [name for name in result_files(reference, *COMPARED) if os.path.exists(os.path.join(results, name))]
+    return present, differing_files(results, reference, present)
 
 
 @pytest.fixture(scope="module")
-def killed_run(tmp_path_factory):
-    """A workdir whose run was SIGKILLed while seed 0's networks were training."""
-    workdir = str(tmp_path_factory.mktemp("killed"))
-    write_config(workdir, **LONG_TRAINING)
-    # run_workflow's command, started without waiting so it can be killed.
-    command = [SNAKEMAKE, "--snakefile", os.path.join(REPO, "workflow", "Snakefile"), "--directory", workdir,
-               "--configfile", os.path.join(workdir, "config.yaml"), "--cores", "4"]
-    with open(os.path.join(workdir, "killed.out"), "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 600
-        # The script opens its log right before it trains, after its imports.
-        while not os.path.exists(_train_log(workdir)) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        if process.poll() is None:  # else it ended by itself: test_kill_landed_during_training says so
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    return workdir
+def faults(small_study, tmp_path_factory):
+    """The four stages above, in one folder; what each left, for the tests to check."""
+    root = tmp_path_factory.mktemp("faults")
+    workdir, hook, mark = root / "study", root / "hook", root / "killed_file"
+    write_config(workdir)
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_HOOK)
+    results, reference = workdir / "results", small_study / "results"
+    stages = {}
+
+    env = {**os.environ, "PYTHONPATH": str(hook), "NORMBOUND_KILL_FOLDER": str(results / "seed0"),
+           "NORMBOUND_KILL_MARK": str(mark)}
+    killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, capture_output=True,
+                            text=True, timeout=900)
+    stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
+                          outputs=[n for n in TRAINING_OUTPUTS if (results / "seed0" / n).exists()],
+                          different=compared(results, reference)[1])
+
+    stages["locked"] = readme_command(workdir)
+    stages["unlock"] = readme_command(workdir, "--unlock")
+
+    disk = readme_command(workdir, preexec_fn=full_disk)
+    logs = " ".join(p.read_text() for p in (results / "logs").rglob("*.log"))
+    stages["disk"] = dict(result=disk, logs=logs, different=compared(results, reference)[1])
+
+    stages["resumed"] = readme_command(workdir)
+    stages["present"], stages["different"] = compared(results, reference)
+    stages["expected"] = result_files(reference, *COMPARED)
+    stages["dry_run"] = run_workflow(workdir, "-n", timeout=300)
+    return stages
 
 
-def test_kill_landed_during_training(killed_run):
-    # Without this the test could pass by killing too early or too late.
-    assert os.path.exists(_train_log(killed_run)), "training never started"
-    assert not os.path.exists(os.path.join(killed_run, "results", "seed0", "networks.csv")), "killed too late"
-    assert not os.path.exists(os.path.join(killed_run, "results", "metrics.csv"))
+@pytest.mark.slow
+def test_kill_landed_between_the_training_jobs_outputs(faults):
+    kill = faults["kill"]
+    assert kill["returncode"] == -signal.SIGKILL, "the run was not killed: it ended by itself"
+    assert kill["killed_file"] is not None, "the hook never cut a write"
+    # Some of seed 0's training outputs were written, not all: the kill came mid-job.
+    assert 1 <= len(kill["outputs"]) < len(TRAINING_OUTPUTS), kill["outputs"]
 
 
-READERS = {".csv": pd.read_csv, ".json": lambda p: json.load(open(p)), ".npz": lambda p: dict(np.load(p))}
+@pytest.mark.slow
+def test_no_half_written_file_under_a_final_name_after_the_kill(faults):
+    # Every file under its final name, the half-written one included if it had its final
+    # name, is the uninterrupted run's.
+    assert not faults["kill"]["different"], f"half-written or wrong after the kill: {faults['kill']['different']}"
 
 
-def test_no_half_written_output_after_kill(killed_run):
-    # Every file under its final name reads back whole; the killed job's outputs are
-    # absent (its scripts write under a temporary name and rename at the end).
-    results = os.path.join(killed_run, "results")
-    finals = [os.path.join(root, name) for root, _, names in os.walk(results) for name in names
-              if os.path.splitext(name)[1] in READERS and ".tmp" not in name]
-    assert any(p.endswith("seed0.npz") for p in finals), "prepare_data had finished before the kill"
-    for path in finals:
-        READERS[os.path.splitext(path)[1]](path)
-    seed0 = os.path.join(results, "seed0")
-    assert not [n for n in ("networks.csv", "validation.csv", "curves.csv", "weights.npz")
-                if os.path.exists(os.path.join(seed0, n))]
+@pytest.mark.slow
+def test_stale_lock_blocks_until_unlocked(faults):
+    locked = faults["locked"]
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
+    assert faults["unlock"].returncode == 0, faults["unlock"].stderr[-2000:]
 
 
-def test_stale_lock_blocks_until_unlocked(killed_run):
-    # The one manual step after a crash: the killed Snakemake's lock stops the README
-    # command before any job, and --unlock removes it.
-    result = readme_command(killed_run, timeout=300)
-    assert result.returncode != 0 and "cannot be locked" in result.stdout + result.stderr
-    assert not os.path.exists(os.path.join(killed_run, "results", "metrics.csv"))
-    assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
+@pytest.mark.slow
+def test_full_disk_fails_the_run_and_leaves_nothing_half_written(faults):
+    disk = faults["disk"]
+    assert disk["result"].returncode != 0, "the run fitted under the limit: the fault never happened"
+    assert "File too large" in disk["result"].stderr + disk["logs"]
+    assert not disk["different"], f"half-written or wrong after the full disk: {disk['different']}"
 
 
-def test_resumed_run_completes_with_identical_metrics(killed_run, uninterrupted_metrics):
-    # Unlocking again is harmless and keeps this test independent of the order.
-    assert readme_command(killed_run, "--unlock", timeout=300).returncode == 0
-    # A second fault: what a script writing in place would leave when killed. Snakemake's
-    # incomplete marker (set when the job started) must make the rerun replace it.
-    with open(os.path.join(killed_run, "results", "seed0", "networks.csv"), "w") as handle:
-        handle.write("seed,model,lam,phase\n0,nn,")
-    result = readme_command(killed_run)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    with open(os.path.join(killed_run, "results", "metrics.csv"), "rb") as handle:
-        assert handle.read() == uninterrupted_metrics
+@pytest.mark.slow
+def test_resumed_run_completes_with_identical_results(faults):
+    resumed = faults["resumed"]
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-4000:]
+    assert faults["present"] == faults["expected"], "files of the uninterrupted run are missing"
+    assert {"metrics.csv", "selection.csv", "curves.csv", os.path.join("seed0", "weights.npz")} <= set(faults["present"])
+    assert not faults["different"], f"differ from an uninterrupted run: {faults['different']}"
     # Nothing left to do: every job of the study finished, the report included.
-    dry_run = run_workflow(killed_run, "-n", timeout=300)
+    dry_run = faults["dry_run"]
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
 
@@ -135,52 +198,41 @@ def _table(rows=2000):
     return pd.DataFrame({"seed": np.arange(rows), "value": np.linspace(0, 1, rows)})
 
 
-def _write_aggregate(folder):
-    import normbound
-
+def _write_table(folder):
     path = os.path.join(folder, "metrics.csv")
-    normbound.write_csv(_table(), path)
+    io.write_csv(_table(), path)
     return [path]
 
 
-def _write_networks(folder):
-    import train_networks
-
-    paths = train_networks.output_paths(folder)
+def _write_training_outputs(folder):
+    paths = {name[: name.index(".")]: os.path.join(folder, name) for name in TRAINING_OUTPUTS}
     train_networks.write_outputs(_table(), _table(), _table(), {"W": np.ones((20, 100, 30))}, paths)
     return list(paths.values())
 
 
 def _write_data(folder):
-    import prepare_data
-
     npz, json_path = os.path.join(folder, "seed0.npz"), os.path.join(folder, "seed0.json")
     prepare_data.prepare_data(0, {"source": "breast_cancer", "target": "target"}, 0.04, 0.5, 0.25, npz, json_path)
     return [npz, json_path]
 
 
 def _write_json(folder):
-    import normbound
-
     path = os.path.join(folder, "theory.json")
-    normbound.write_json(path, {"ratios": list(range(2000))})
+    io.write_json(path, {"ratios": list(range(2000))})
     return [path]
 
 
 def _write_figure(folder):
-    import figures
-    import matplotlib.pyplot as plt
-
     pdf, png = os.path.join(folder, "figure.pdf"), os.path.join(folder, "figure.png")
     fig = plt.figure()
     plt.plot(np.random.default_rng(0).normal(size=5000))
-    figures.save(fig, pdf, png)
+    plots.save(fig, pdf, png)
     return [pdf, png]
 
 
-# Every way the scripts write their results (the tables with normbound.write_csv,
-# the theory scripts with normbound.write_json).
-WRITERS = [_write_aggregate, _write_networks, _write_data, _write_json, _write_figure]
+# Every way the scripts write their results: tables (io.write_csv), a training job's four
+# outputs, the data arrays and sidecar, JSON (io.write_json), figures (plots.save).
+WRITERS = [_write_table, _write_training_outputs, _write_data, _write_json, _write_figure]
 
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__[len("_write_"):])

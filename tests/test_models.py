@@ -1,0 +1,111 @@
+"""Any subset of models a user can write runs end to end: tables, figures, theory, the
+HTML report and the PDF, each listing exactly the models trained.
+
+The subsets run one after another in one folder, as a user editing ``models`` would:
+Snakemake reruns what the change affects (training, aggregation, what follows) and keeps
+what it does not (the data, exercise 1), so the subsets share that cost. Each run's
+outcome is read before the next starts.
+"""
+
+import os
+import re
+
+import pandas as pd
+import pytest
+from helpers import LATEX_INSTALL, TINY_CONFIG, Page, read_bytes, require_program, run_workflow, write_config
+
+pytestmark = pytest.mark.slow
+
+# Every model, in the order tables list them.
+ALL = ["rf", "svc", "nn", "nn_frob", "nn_mix"]
+# The subsets that take a different path somewhere: no networks, no baselines, networks
+# without a penalty, one penalty alone, and every model but one.
+SUBSETS = {
+    "baselines": ["rf", "svc"],
+    "nn": ["nn"],
+    "nn_frob": ["nn_frob"],
+    "no_penalty": ["rf", "svc", "nn"],
+    **{f"all_but_{left_out}": [m for m in ALL if m != left_out] for left_out in ALL},
+}
+LABEL = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}
+
+
+def outcome(workdir) -> dict:
+    """What one run left: the models in each table and in the report."""
+    results = os.path.join(workdir, "results")
+    metrics = pd.read_csv(os.path.join(results, "metrics.csv"))
+    selection = pd.read_csv(os.path.join(results, "selection.csv"))
+    tables = {name: pd.read_csv(os.path.join(results, "tables", f"{name}.csv"))
+              for name in ("comparison_notebook", "comparison_chosen")}
+    page = Page(os.path.join(results, "report", "report.html"))
+    tex, pdf = (os.path.join(results, "report", f"report.{ext}") for ext in ("tex", "pdf"))
+    with open(tex) as handle:
+        # A comparison table's row starts with the model's label (report.tex.j2).
+        labels = "|".join(map(re.escape, LABEL.values()))
+        tex_rows = re.findall(rf"^({labels}) & ", handle.read(), re.M)
+    return dict(
+        metrics=list(dict.fromkeys(metrics["model"])), phases=sorted(set(zip(metrics["model"], metrics["phase"]))),
+        lams={m: sorted(part["lam"].dropna()) for m, part in metrics[metrics["phase"] == "after"].groupby("model")},
+        selection=list(dict.fromkeys(selection["model"])), selected=selection.loc[selection["selected"], "model"].tolist(),
+        tables={name: list(dict.fromkeys(table["model"])) for name, table in tables.items()},
+        html={table: page.models(table) for table in ("comparison-notebook", "comparison-chosen")},
+        tex_rows=tex_rows,
+        pdf=os.path.exists(pdf) and read_bytes(pdf).startswith(b"%PDF"),
+    )
+
+
+@pytest.fixture(scope="module")
+def subset_runs(tmp_path_factory):
+    """Each subset's run: ``(result, outcome)``, outcome None where the run failed."""
+    workdir = tmp_path_factory.mktemp("subsets")
+    runs = {}
+    for name, models in SUBSETS.items():
+        # Eager training: these runs check what runs, not the numerics (which the compiled
+        # path's tests do), and compiling would double each run's training job.
+        write_config(workdir, base=TINY_CONFIG, models=models, compile=False)
+        result = run_workflow(workdir, check=False)
+        runs[name] = (result, outcome(workdir) if result.returncode == 0 else None)
+    return runs
+
+
+def test_subsets_cover_what_a_user_can_leave_out():
+    kinds = {frozenset(models) for models in SUBSETS.values()}
+    assert frozenset({"rf", "svc"}) in kinds and frozenset({"nn"}) in kinds and len(kinds) == len(SUBSETS)
+    assert all(frozenset(set(ALL) - {m}) in kinds for m in ALL)
+
+
+@pytest.mark.parametrize("name", SUBSETS)
+def test_subset_runs_end_to_end(subset_runs, name):
+    result, _ = subset_runs[name]
+    assert result.returncode == 0, f"{SUBSETS[name]}: the run failed:\n{result.stderr[-4000:]}"
+
+
+def outcome_of(subset_runs, name) -> dict:
+    _, seen = subset_runs[name]
+    if seen is None:
+        pytest.fail("the run failed (test_subset_runs_end_to_end says why)")
+    return seen
+
+
+@pytest.mark.parametrize("name", SUBSETS)
+def test_results_hold_exactly_the_trained_models(subset_runs, name):
+    seen, models = outcome_of(subset_runs, name), SUBSETS[name]
+    penalised = [m for m in models if m in ("nn_frob", "nn_mix")]
+    assert seen["metrics"] == models
+    # Networks before and after training, baselines after only.
+    assert seen["phases"] == sorted((m, p) for m in models for p in (("after",) if m in ("rf", "svc") else ("before", "after")))
+    for model, penalty in (("nn_frob", "frob"), ("nn_mix", "mix")):
+        if model in models:
+            assert seen["lams"][model] == TINY_CONFIG["lambdas"][penalty]
+    assert seen["selection"] == penalised and seen["selected"] == penalised
+
+
+@pytest.mark.parametrize("name", SUBSETS)
+def test_report_lists_exactly_the_trained_models(subset_runs, name):
+    seen, models = outcome_of(subset_runs, name), SUBSETS[name]
+    assert seen["tables"] == {"comparison_notebook": models, "comparison_chosen": models}
+    assert seen["html"] == {"comparison-notebook": models, "comparison-chosen": models}
+    # Both comparison tables of the LaTeX report, compiled to this run's PDF.
+    assert seen["tex_rows"] == [LABEL[m] for m in models] * 2
+    require_program("latexmk", LATEX_INSTALL)
+    assert seen["pdf"], "no report.pdf of this run"
