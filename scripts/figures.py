@@ -22,9 +22,11 @@ from normbound.summary import summary_by, trained
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
-              "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
-QUANTITY_STYLE = {"grad": dict(marker="o", ls="-"), "mix_norm": dict(marker="s", ls="--"),
-                  "frob_bound": dict(marker="^", ls=":")}
+              "spectral_bound": r"$\sqrt{h}\,\|W\|_2$", "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
+QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict(color="C1", marker="s", ls="--"),
+                  "spectral_bound": dict(color="C3", marker="D", ls="-."), "frob_bound": dict(color="C2", marker="^", ls=":")}
+# The two upper bounds of max ‖∇f‖ below √h‖W‖_F; neither is always the smaller.
+MIDDLE_BOUNDS = ("mix_norm", "spectral_bound")
 PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
 PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
@@ -81,52 +83,60 @@ def accuracy_vs_lambda(study: Study):
 
 
 def norms_vs_lambda(study: Study):
-    """Grad, ‖W‖_Mix and √h‖W‖_F against λ (log-log); the unpenalised NN as dashed lines."""
+    """Grad, ‖W‖_Mix, √h‖W‖₂ and √h‖W‖_F against λ (log-log); the unpenalised NN as dashed lines."""
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), sharey=True)
     quantities = list(QUANTITIES)
     unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
     for ax, (model, penalty) in zip(axes, PENALTY.items()):
         if model in set(trained(study.metrics)["model"]):  # every network may have diverged
             s = penalised(study.metrics, model, quantities)
-            for q, colour in zip(quantities, ("C0", "C1", "C2")):
-                ax.errorbar(s.index, s[("mean", q)], s[("std", q)], color=colour, ms=4, capsize=2.5,
-                            label=QUANTITIES[q], **QUANTITY_STYLE[q])
+            for q in quantities:
+                ax.errorbar(s.index, s[("mean", q)], s[("std", q)], ms=4, capsize=2.5, label=QUANTITIES[q],
+                            **QUANTITY_STYLE[q])
                 if "nn" in unpenalised.index:
-                    ax.axhline(unpenalised.loc["nn", ("mean", q)], color=colour, lw=0.8, ls=(0, (5, 3)), alpha=0.7)
+                    ax.axhline(unpenalised.loc["nn", ("mean", q)], color=QUANTITY_STYLE[q]["color"], lw=0.8,
+                               ls=(0, (5, 3)), alpha=0.7)
         mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]} (thin dashed: NN without penalty)")
         plain_log(ax)
     axes[0].set_ylabel("value (mean ± sd over seeds)")
     handles = {label: h for h, label in zip(*axes[0].get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3, frameon=False)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
     return fig
 
 
 def bound_chain(study: Study):
-    """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F) for every network, before and after
-    training: the bound chain holds where both ratios are at most 1."""
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.62, 3.4))
+    """For every network before and after training, each path of the bound chain
+    Grad ≤ B ≤ √h‖W‖_F with B = ‖W‖_Mix (left) and B = √h‖W‖₂ (right): B/(√h‖W‖_F)
+    against Grad/B. The chain holds where both ratios are at most 1."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.3), sharex=True, sharey=True)
     nets = study.metrics[study.metrics["model"].isin(NETWORKS) & ~study.metrics["diverged"].astype(bool)]
-    x, y = nets["grad"] / nets["mix_norm"], nets["mix_norm"] / nets["frob_bound"]
-    ax.fill_between([0, 1], 0, 1, color="0.92", zorder=0, label="bound chain holds")
-    for model in NETWORKS:
-        for phase, marker in PHASE_STYLE.items():
-            pick = (nets["model"] == model) & (nets["phase"] == phase)
-            if pick.any():
-                colour = dict(edgecolors=COLOURS[model]) if phase == "before" else dict(color=COLOURS[model])
-                ax.scatter(x[pick], y[pick], s=16, lw=0.8, alpha=0.8, label=f"{LABELS[model]}, {phase}",
-                           **marker, **colour)
-    ax.axvline(1, color="k", lw=0.8)
-    ax.axhline(1, color="k", lw=0.8)
-    ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel=f"Grad / {QUANTITIES['mix_norm']}",
-           ylabel=f"{QUANTITIES['mix_norm']} / {QUANTITIES['frob_bound']}",
-           title=f"{len(nets)} networks; largest ratios {x.max():.3f} and {y.max():.3f}")
-    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    for ax, bound in zip(axes, MIDDLE_BOUNDS):
+        x, y = nets["grad"] / nets[bound], nets[bound] / nets["frob_bound"]
+        ax.fill_between([0, 1], 0, 1, color="0.92", zorder=0, label="bound chain holds")
+        for model in NETWORKS:
+            for phase, marker in PHASE_STYLE.items():
+                pick = (nets["model"] == model) & (nets["phase"] == phase)
+                if pick.any():
+                    colour = dict(edgecolors=COLOURS[model]) if phase == "before" else dict(color=COLOURS[model])
+                    ax.scatter(x[pick], y[pick], s=16, lw=0.8, alpha=0.8, label=f"{LABELS[model]}, {phase}",
+                               **marker, **colour)
+        ax.axvline(1, color="k", lw=0.8)
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel=f"Grad / {QUANTITIES[bound]}",
+               ylabel=f"{QUANTITIES[bound]} / {QUANTITIES['frob_bound']}",
+               title=f"via {QUANTITIES[bound]}: largest ratios {x.max():.3f} and {y.max():.3f}")
+    after = nets[nets["phase"] == "after"]
+    fig.suptitle(f"{len(after)} trained networks; before training, {nets.loc[nets['phase'] == 'before', 'seed'].nunique()} "
+                 "initialisations (one per seed, shared by its networks)", fontsize=9)
+    handles = {label: h for h, label in zip(*axes[0].get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
     return fig
 
 
 def before_after(study: Study):
-    """Test accuracy and the three quantities before and after training (mean ± sd)."""
+    """Test accuracy and the four quantities before and after training: mean ± sd as
+    points (a bar's length on a logarithmic axis would depend on where the axis starts)."""
     lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items()}
     nets = study.metrics[~study.metrics["diverged"].astype(bool) & study.metrics["notebook_lambda"]]
     models = [m for m in NETWORKS if m in set(nets["model"])]
@@ -135,17 +145,18 @@ def before_after(study: Study):
     fig, axes = plt.subplots(1, len(columns), figsize=(WIDTH, 2.6))
     positions = np.arange(len(models))
     for ax, column in zip(axes, columns):
-        for offset, phase, fill in ((-0.2, "before", "0.75"), (0.2, "after", None)):
-            rows = [s.loc[(m, phase, column)] for m in models]
-            ax.bar(positions + offset, [r["mean"] for r in rows], 0.38, yerr=[r["std"] for r in rows], capsize=2,
-                   color=[fill or COLOURS[m] for m in models], error_kw=dict(lw=0.8))
+        for offset, phase, fill in ((-0.15, "before", "0.55"), (0.15, "after", None)):
+            for position, model in zip(positions, models):
+                row = s.loc[(model, phase, column)]
+                ax.errorbar(position + offset, row["mean"], row["std"], fmt="o", ms=4, capsize=2, lw=0.8,
+                            color=fill or COLOURS[model], mfc="white" if phase == "before" else None)
         ax.set_xticks(positions, [LABELS[m] for m in models], rotation=30, ha="right")
+        ax.set_xlim(-0.6, len(models) - 0.4)
         ax.set_title("test accuracy" if column == "test_acc" else QUANTITIES[column])
         if column != "test_acc":
             plain_log(ax)
         ax.grid(axis="x", visible=False)
-    axes[0].set_ylim(0, 1)
-    fig.supxlabel(f"grey: before training; colour: after (NN+Frob at λ={lams['nn_frob']:g}, "
+    fig.supxlabel(f"grey open: before training; colour: after (NN+Frob at λ={lams['nn_frob']:g}, "
                   f"NN+Mix at λ={lams['nn_mix']:g}); mean ± sd over seeds", fontsize=8)
     return fig
 
@@ -155,6 +166,7 @@ def training_curves(study: Study):
     curves = study.curves[(study.curves["subset"] == "train") & study.curves["notebook_lambda"]]
     columns = {"train_loss": "training hinge loss", "test_acc": "test accuracy", "grad": QUANTITIES["grad"],
                "mix_norm": QUANTITIES["mix_norm"]}
+    curves = curves[curves["step"] > 0]  # the step axis is logarithmic
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 4.6), sharex=True)
     for model, mine in curves.groupby("model", sort=False):
         s = wide(summary_by(mine, ["step"], list(columns)), "step")
@@ -167,32 +179,50 @@ def training_curves(study: Study):
         ax.set_title(title)
         if column != "test_acc":
             plain_log(ax)
+    for ax in axes.flat:
+        plain_log(ax, "x")
     for ax in axes[1]:
-        ax.set_xlabel("Adam step")
+        ax.set_xlabel("Adam step (logarithmic)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 
+# The seeds' lines in the λ-selection figure are shifted apart by this many decades each,
+# so that seeds with equal validation accuracies stay visible (10 seeds: ±0.09 decades).
+SEED_SHIFT = 0.02
+
+
 def lambda_chosen(study: Study):
-    """Validation accuracy against λ for every seed, the chosen λ marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
+    """Validation accuracy against λ for every seed (slightly shifted apart), the chosen λ
+    filled, the other λ tied with it for the best validation accuracy open."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), sharey=True)
     selection = study.selection[~study.selection["diverged"].astype(bool)]
     for ax, (model, penalty) in zip(axes, PENALTY.items()):
         mine = selection[selection["model"] == model]
-        for seed, runs in mine.groupby("seed"):
-            ax.plot(runs["lam"], runs["val_acc"], color="0.6", lw=0.8, zorder=1)
-        chosen = mine[mine["selected"].astype(bool)]
-        ax.scatter(chosen["lam"], chosen["val_acc"], color=COLOURS[model], s=28, zorder=2,
-                   label=f"{LABELS[model]}: chosen λ of each seed")
-        for lam, count in chosen["lam"].value_counts().items():
+        groups = list(mine.groupby("seed"))
+        ties = 0
+        for i, (seed, runs) in enumerate(groups):
+            x = runs["lam"] * 10 ** (SEED_SHIFT * (i - (len(groups) - 1) / 2))
+            chosen = runs["selected"].astype(bool)
+            tied = (runs["val_acc"] == runs["val_acc"].max()) & ~chosen
+            ties += tied.any()
+            ax.plot(x, runs["val_acc"], color="0.65", lw=0.7, zorder=1)
+            ax.scatter(x[tied], runs["val_acc"][tied], s=24, facecolors="none", edgecolors=COLOURS[model], lw=1,
+                       zorder=2, label="tied with it for the best validation accuracy, not chosen")
+            ax.scatter(x[chosen], runs["val_acc"][chosen], s=24, color=COLOURS[model], zorder=3,
+                       label="chosen λ of a seed")
+        for lam, count in mine.loc[mine["selected"].astype(bool), "lam"].value_counts().items():
             ax.annotate(f"{count}×", (lam, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                         textcoords="offset points", ha="center", fontsize=8, color=COLOURS[model])
         mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
-        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: one grey line per seed")
+        ax.margins(y=0.15)  # room for the counts below and the notebook's λ above the points
+        ax.set(xscale="log", xlabel=LAMBDA,
+               title=f"{LABELS[model]}: {len(groups)} seeds, {ties} with a tie for the best")
     axes[0].set_ylabel("validation accuracy")
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False,
-               title="coloured count at the bottom: seeds for which that λ was chosen", title_fontsize=8)
+               title="grey: one line per seed; coloured count at the bottom: seeds for which that λ was chosen",
+               title_fontsize=8)
     return fig
 
 

@@ -63,6 +63,7 @@ from normbound import PENALTY
 from normbound import config as study_config
 from normbound import io
 from normbound.plots import outputs as figure_outputs
+from normbound.summary import BOOTSTRAP_RESAMPLES
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
@@ -127,8 +128,9 @@ def number(value, digits: int = 3) -> str:
 
 
 def signed(value, digits: int = 3) -> str:
-    """A difference, always with its sign; one that rounds to zero shows as +0.000, not -0.000."""
-    return number(value, digits) if pd.isna(value) else f"{round(value, digits) + 0.0:+.{digits}f}"
+    """A difference, always with its sign, a minus sign (−) rather than a hyphen; one that
+    rounds to zero shows as +0.000, not −0.000."""
+    return number(value, digits) if pd.isna(value) else f"{round(value, digits) + 0.0:+.{digits}f}".replace("-", "−")
 
 
 def percent(value) -> str:
@@ -337,15 +339,20 @@ def environment(fmt: str, templates: str) -> jinja2.Environment:
 
 # --------------------------------------------------------------------------- data for the templates
 def comparison_view(table: pd.DataFrame) -> dict:
-    """A comparison table (see :func:`tables.comparison_table`) as rows of cells."""
+    """A comparison table (see :func:`tables.comparison_table`) as rows of cells; a row
+    with ``per_lambda`` summarises the seeds that chose one λ, below its model's row."""
     rows = []
-    for model, part in table.groupby("model", sort=False):
+    for _, part in table.groupby("row", sort=False):
         first = part.iloc[0]
-        rows.append(dict(model=model, label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
-                         n=int(part["n"].max()), n_diverged=int(first["n_diverged"]),
-                         cells=part.to_dict("records")))
+        cells = part.to_dict("records")
+        rows.append(dict(model=first["model"], label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
+                         per_lambda=bool(first["per_lambda"]), n=int(part["n"].max()),
+                         n_diverged=int(first["n_diverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
+    models = [r for r in rows if not r["per_lambda"]]
     return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
-                n_diverged=int(sum(r["n_diverged"] for r in rows)))
+                n_diverged=sum(r["n_diverged"] for r in models), per_lambda=len(models) < len(rows),
+                # Models whose mean test accuracy exceeds their training accuracy (the words explain why).
+                test_above_train=[r for r in models if r["value"]["test_acc"] > r["value"]["train_acc"]])
 
 
 def fidelity_view(table: pd.DataFrame, notebook_lambdas: dict) -> list:
@@ -358,6 +365,19 @@ def fidelity_view(table: pd.DataFrame, notebook_lambdas: dict) -> list:
             lines.append(dict(model=model, phase=phase, label=part["label"].iloc[0], rows=part.to_dict("records"),
                               lam=notebook_lambdas[PENALTY[model]] if model in PENALTY else None))
     return lines
+
+
+def fidelity_drift(table: pd.DataFrame) -> dict:
+    """The largest difference from the notebook of the unpenalised lines (baselines, NN
+    before and after) and of the penalised ones, each group where the table has it:
+    accuracies as differences, norms and the notebook's Grad variant relative to the
+    printed value."""
+    penalised = table["model"].isin(list(PENALTY))
+    accuracy = table["metric"].isin(["train_acc", "test_acc"])
+    relative = (table["difference"] / table["notebook"]).abs()
+    return {group: dict(accuracy=table.loc[accuracy & pick, "difference"].abs().max(),
+                        norm=relative[~accuracy & pick].max())
+            for group, pick in (("unpenalised", ~penalised), ("penalised", penalised)) if pick.any()}
 
 
 def data_uri(path: str) -> str:
@@ -476,12 +496,15 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
     return dict(
         title=config["title"], dataset=config["dataset"]["name"], config=config, provenance=info, cost=cost,
         notebook=comparison_view(tabs["comparison_notebook"]), chosen=comparison_view(tabs["comparison_chosen"]),
-        fidelity=fidelity_view(fidelity, config["notebook_lambdas"]),
+        paired={choice: part.to_dict("records") for choice, part in tabs["paired_differences"].groupby("lambda_choice", sort=False)},
+        selection={row["model"]: row for row in tabs["lambda_selection"].to_dict("records")},
+        convergence={row["model"]: row for row in tabs["convergence"].to_dict("records")},
+        fidelity=fidelity_view(fidelity, config["notebook_lambdas"]), drift=fidelity_drift(fidelity),
         fidelity_value={(r["model"], r["phase"], r["metric"]): r for r in fidelity.to_dict("records")},
         settings_differences=tabs["fidelity_settings"].to_dict("records"),
         # A step is a whole number (the CSV holds it as a float: other rows' steps are empty).
         diverged=tabs["diverged"].astype({"diverged_step": int}).to_dict("records"), seeds=config["seeds"],
-        theory=theory,
+        theory=theory, bootstrap_resamples=BOOTSTRAP_RESAMPLES,
     )
 
 

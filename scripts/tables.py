@@ -1,38 +1,55 @@
 """The report's tables, computed from the study's results files.
 
-- ``comparison_notebook.csv``: the notebook's comparison (RForest, SVC, NN, NN+Frob and
-  NN+Mix at the notebook's λ) as mean, standard deviation, n and a 95 % confidence
-  interval over seeds, with the notebook's printed value beside each cell.
-- ``comparison_chosen.csv``: the same with NN+Frob and NN+Mix at the λ chosen on
-  validation data (the ``selected`` rows of metrics.csv), one λ per seed.
+- ``comparison_chosen.csv``: the models after training, NN+Frob and NN+Mix at the λ
+  chosen on validation data (the ``selected`` rows of metrics.csv), one λ per seed: mean,
+  standard deviation, n and a 95 % percentile bootstrap interval over seeds. A norm is
+  not averaged over networks trained with different λ: where the seeds chose different
+  λ, the model's row keeps the accuracies (the selection procedure's) and every chosen λ
+  gets a row of its own (``per_lambda``) with the seeds that chose it.
+- ``comparison_notebook.csv``: the same at the notebook's λ, with the notebook's printed
+  value beside each cell (its Grad beside ``grad_notebook``, which repeats its computation).
+- ``paired_differences.csv``: test accuracy of one model minus another over the same
+  seeds, at the chosen and at the notebook's λ, with the corrected resampled t interval
+  of Nadeau and Bengio (:func:`normbound.summary.paired_difference`).
+- ``lambda_selection.csv``: per penalty, how often the validation accuracy tied (and the
+  hinge loss broke the tie), and where the notebook's λ ranks by mean test accuracy.
+- ``convergence.csv``: how far each network's training objective at the last step lies
+  above its lowest logged value (results/curves.csv).
 - ``fidelity.csv``: seed 0 (the notebook's split, noise and initialisation) against the
   notebook's printed numbers; ``fidelity_settings.csv``: config keys that differ from the
   notebook's settings, which would make that comparison meaningless.
 - ``diverged.csv``: every network whose objective became NaN or infinite. Diverged
-  networks are left out of every mean; the report lists them.
+  networks are left out of every statistic; the report lists them.
 
 The tables are tidy (one row per table row and metric), so templates only format numbers.
-Confidence intervals use Student's t with n - 1 degrees of freedom.
 
 By hand:  python scripts/tables.py --metrics results/metrics.csv --selection results/selection.csv \
-              --out comparison_notebook=/tmp/comparison_notebook.csv fidelity=/tmp/fidelity.csv
+              --curves results/curves.csv --out comparison_notebook=/tmp/comparison_notebook.csv
 """
 
 import argparse
 import math
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io
-from normbound.summary import summary_by
+from normbound.summary import paired_difference, summary_by
 
-# The comparison's columns, in the notebook's order.
-METRICS = ("train_acc", "test_acc", "grad", "mix_norm", "frob_bound")
-# Fidelity compares both gradient columns with the notebook's "Grad": grad_notebook
-# repeats its computation, grad is the true gradient of f.
-FIDELITY_METRICS = {"train_acc": "train_acc", "test_acc": "test_acc", "grad": "grad",
-                    "grad_notebook": "grad", "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
+# The comparison's columns: the notebook's, with the notebook's Grad variant beside the
+# true gradient and the spectral bound beside the mixed norm.
+METRICS = ("train_acc", "test_acc", "grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound")
+# Quantities of the weights: their mean over networks trained with different λ means nothing.
+PER_LAMBDA = ("grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound")
+# The column of report/notebook_reference.yaml that each metric is compared with; the
+# notebook's "grad" differentiates the unpooled activations, as grad_notebook does.
+NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_notebook": "grad",
+                   "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
+# Paired comparisons of test accuracy: (model, minus model).
+PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"))
+# A network "ends above its best" when its last objective exceeds its lowest logged one by more.
+EXCESS_THRESHOLD = 0.02
 
 
 def comparison_rows(metrics: pd.DataFrame, chosen: bool) -> pd.DataFrame:
@@ -53,41 +70,123 @@ def lambda_summary(lams: pd.Series) -> str:
 
 
 def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.DataFrame:
-    """Mean, std, n and 95 % CI per model row and metric; diverged networks are counted in
-    ``n_diverged`` and left out of the statistics. ``reference``: the notebook's printed
-    rows (see :func:`load_reference`), joined as the ``notebook`` column."""
+    """Mean, std, n and 95 % bootstrap interval per table row and metric; diverged
+    networks are counted in ``n_diverged`` and left out of the statistics. ``reference``:
+    the notebook's printed rows (see :func:`load_reference`), joined as ``notebook``."""
     rows = comparison_rows(metrics, chosen)
     diverged = rows["diverged"].astype(bool)
     # Diverged values become NaN rather than dropped rows: a model whose every network
     # diverged keeps its row, with n = 0.
-    table = summary_by(rows.assign(**{m: rows[m].where(~diverged) for m in METRICS}), ["model"], METRICS)
-    printed = {} if reference is None else {(r["model"], m): r.get(m, math.nan)
-                                            for r in reference if r["phase"] == "after" for m in METRICS}
-    table["notebook"] = [printed.get((model, metric), math.nan) for model, metric in zip(table["model"], table["metric"])]
-    per_model = rows.groupby("model")
+    rows = rows.assign(**{m: rows[m].where(~diverged) for m in METRICS}, diverged=diverged)
+    printed = {} if reference is None else {(r["model"], m): r.get(c, math.nan) for r in reference
+                                            if r["phase"] == "after" for m, c in NOTEBOOK_COLUMN.items()}
+    parts = []
+
+    def add(part, lam, per_lambda):
+        table = summary_by(part, ["model"], METRICS)
+        table["notebook"] = [printed.get((m, metric), math.nan) for m, metric in zip(table["model"], table["metric"])]
+        parts.append(table.assign(row=len(parts), lam=lam, per_lambda=per_lambda,
+                                  n_diverged=int(part["diverged"].sum())))
+
+    for model in (m for m in MODELS if m in set(rows["model"])):
+        mine = rows[rows["model"] == model]
+        several = mine["lam"].nunique() > 1
+        add(mine.assign(**{m: math.nan for m in PER_LAMBDA}) if several else mine, lambda_summary(mine["lam"]), False)
+        if several:
+            for lam, part in mine.groupby("lam"):
+                add(part, f"{lam:g}", True)
+    table = pd.concat(parts, ignore_index=True)
     table["label"] = table["model"].map(LABELS)
-    table["lam"] = table["model"].map(lambda m: lambda_summary(per_model.get_group(m)["lam"]))
-    table["n_diverged"] = table["model"].map(diverged.groupby(rows["model"]).sum()).astype(int)
-    order = {m: i for i, m in enumerate(MODELS)}
-    table = table.sort_values("model", key=lambda s: s.map(order), kind="stable")
-    return table[["model", "label", "lam", "n_diverged", "metric", "n", "mean", "std", "ci_low", "ci_high", "notebook"]]
+    return table[["row", "model", "label", "lam", "per_lambda", "n_diverged", "metric", "n", "mean", "std",
+                  "ci_low", "ci_high", "notebook"]]
+
+
+def paired_table(metrics: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
+    """Test accuracy of each pair of :data:`PAIRS` present, differenced per seed, at the
+    chosen λ (first: the honest comparison) and at the notebook's λ. Seeds where either
+    network diverged are left out."""
+    rows = []
+    for choice, chosen in (("chosen", True), ("notebook", False)):
+        after = comparison_rows(metrics, chosen)
+        accuracy = after[~after["diverged"].astype(bool)].pivot(index="seed", columns="model", values="test_acc")
+        for model, other in PAIRS:
+            if model in accuracy and other in accuracy:
+                rows.append(dict(lambda_choice=choice, model=model, other=other,
+                                 label=f"{LABELS[model]} − {LABELS[other]}", test_over_train=test_over_train,
+                                 **paired_difference(accuracy[model] - accuracy[other], test_over_train)))
+    return pd.DataFrame(rows, columns=["lambda_choice", "model", "other", "label", "test_over_train", "n", "mean",
+                                       "std", "ci_low", "ci_high", "t", "p"])
+
+
+def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Per penalty: the seeds with a chosen λ, how many of those choices were ties in
+    validation accuracy (broken by the validation hinge loss) and ties in both (broken by
+    the larger λ); and the rank of the notebook's λ among the grid by mean test accuracy
+    over seeds (1: the best), which only a choice made on the test set could know."""
+    rows = []
+    test = metrics[(metrics["phase"] == "after") & ~metrics["diverged"].astype(bool)]
+    for model in (m for m in PENALTY if m in set(selection["model"])):
+        ties = dict(selections=0, tied_accuracy=0, tied_loss=0)
+        for _, runs in selection[(selection["model"] == model) & ~selection["diverged"].astype(bool)].groupby("seed"):
+            best = runs[runs["val_acc"] == runs["val_acc"].max()]
+            chosen = runs[runs["selected"].astype(bool)]
+            ties["selections"] += len(chosen)
+            ties["tied_accuracy"] += len(best) > 1
+            ties["tied_loss"] += int((best["val_loss"] == chosen["val_loss"].min()).sum() > 1)
+        mean_test = test[test["model"] == model].groupby("lam")["test_acc"].mean()
+        ranks = mean_test.rank(ascending=False, method="min")
+        notebook = test.loc[(test["model"] == model) & test["notebook_lambda"].astype(bool), "lam"]
+        rows.append(dict(model=model, label=LABELS[model], **ties, grid=len(mean_test),
+                         best_test_lam=mean_test.idxmax() if len(mean_test) else math.nan,
+                         notebook_lam=notebook.iloc[0] if len(notebook) else math.nan,
+                         notebook_rank=ranks.get(notebook.iloc[0], math.nan) if len(notebook) else math.nan))
+    return pd.DataFrame(rows, columns=["model", "label", "selections", "tied_accuracy", "tied_loss", "grid",
+                                       "best_test_lam", "notebook_lam", "notebook_rank"])
+
+
+def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per network model, over its networks trained on the whole training set: how far the
+    objective at the last logged step lies above the lowest logged one (median, largest,
+    share above :data:`EXCESS_THRESHOLD`); and, for the networks at the notebook's λ, the
+    mean objective and ‖W‖_Mix over seeds at the step where that mean is lowest and at
+    the last step. Networks whose objective was ever not finite are left out."""
+    network = ["seed", "lam"]
+    logged = curves[(curves["subset"] == "train") & (curves["step"] > 0)]  # step 0 has no objective
+    rows = []
+    for model in (m for m in NETWORKS if m in set(logged["model"])):
+        mine = logged[logged["model"] == model]
+        mine = mine[mine.groupby(network)["objective"].transform(lambda o: np.isfinite(o).all())]
+        if mine.empty:
+            continue
+        last = mine.loc[mine.groupby(network)["step"].idxmax()].set_index(network)["objective"]
+        lowest = mine.groupby(network)["objective"].min()
+        excess = (last / lowest - 1).where(lowest > 0)  # the unpenalised hinge loss can reach 0
+        mean = mine[mine["notebook_lambda"].astype(bool)].groupby("step")[["objective", "mix_norm"]].mean()
+        at = dict(lowest=mean["objective"].idxmin(), last=mean.index.max()) if len(mean) else {}
+        rows.append(dict(model=model, label=LABELS[model], networks=len(last), median_excess=excess.median(),
+                         max_excess=excess.max(), threshold=EXCESS_THRESHOLD,
+                         share_above=(excess > EXCESS_THRESHOLD).mean(),
+                         **{f"{key}_{when}": mean.loc[step, column] if column else step
+                            for when, step in at.items()
+                            for key, column in (("step", None), ("objective", "objective"), ("mix_norm", "mix_norm"))}))
+    return pd.DataFrame(rows, columns=["model", "label", "networks", "median_excess", "max_excess", "threshold",
+                                       "share_above", "step_lowest", "step_last", "objective_lowest",
+                                       "objective_last", "mix_norm_lowest", "mix_norm_last"])
 
 
 def fidelity_table(metrics: pd.DataFrame, reference, seed: int = 0) -> pd.DataFrame:
-    """Seed ``seed`` against each of the notebook's printed values: one row per printed
-    line and metric, with the difference study - notebook (empty when the seed is absent)."""
+    """Seed ``seed`` against the notebook's printed values: one row per printed line and
+    measured metric, with the difference study - notebook (empty when the seed is absent).
+    The true gradient has no printed value (the notebook's Grad is grad_notebook's)."""
     ours = metrics[(metrics["seed"] == seed) & (metrics["notebook_lambda"] | ~metrics["model"].isin(NETWORKS))]
     rows = []
     for printed in reference:
         match = ours[(ours["model"] == printed["model"]) & (ours["phase"] == printed["phase"])]
-        if match.empty:
-            continue
-        for metric, column in FIDELITY_METRICS.items():
-            if column in printed:
-                study = float(match[metric].iloc[0])
+        for metric in METRICS if len(match) else ():
+            study, notebook = float(match[metric].iloc[0]), printed.get(NOTEBOOK_COLUMN.get(metric), math.nan)
+            if math.isfinite(study) and (math.isfinite(notebook) or metric == "grad"):
                 rows.append(dict(model=printed["model"], phase=printed["phase"], label=LABELS[printed["model"]],
-                                 metric=metric, notebook=printed[column], study=study,
-                                 difference=study - printed[column]))
+                                 metric=metric, notebook=notebook, study=study, difference=study - notebook))
     return pd.DataFrame(rows, columns=["model", "phase", "label", "metric", "notebook", "study", "difference"])
 
 
@@ -113,21 +212,28 @@ def load_reference(path: str) -> dict:
         return yaml.safe_load(handle)
 
 
-def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, config: dict, reference: dict) -> dict:
+def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataFrame, config: dict,
+                reference: dict) -> dict:
     """Every table of the report, by output name. ``config``: the study's config, or at
-    least its keys that ``reference["settings"]`` names."""
+    least its keys that ``reference["settings"]`` names (``test_fraction`` among them)."""
+    # One split's test and training sizes, as the corrected t needs them.
+    test_over_train = config["test_fraction"] / (1 - config["test_fraction"])
     return {
-        "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
         "comparison_chosen": comparison_table(metrics, chosen=True),
+        "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
+        "paired_differences": paired_table(metrics, test_over_train),
+        "lambda_selection": lambda_selection(metrics, selection),
+        "convergence": convergence_table(curves),
         "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),
         "diverged": diverged_table(metrics, selection),
     }
 
 
-def run(metrics_path: str, selection_path: str, settings: dict, outputs: dict, reference_path: str) -> None:
+def run(metrics_path: str, selection_path: str, curves_path: str, settings: dict, outputs: dict,
+        reference_path: str) -> None:
     """Write each table that ``outputs`` names (name -> path)."""
-    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), settings,
+    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), pd.read_csv(curves_path), settings,
                          load_reference(reference_path))
     unknown = sorted(set(outputs) - set(tables))
     if unknown:
@@ -140,18 +246,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", required=True, help="results/metrics.csv")
     parser.add_argument("--selection", required=True, help="results/selection.csv")
+    parser.add_argument("--curves", required=True, help="results/curves.csv")
     parser.add_argument("--reference", default="report/notebook_reference.yaml", help="the notebook's printed values")
     parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.metrics, args.selection, config.load_config(args.config, args.schema),
+    run(args.metrics, args.selection, args.curves, config.load_config(args.config, args.schema),
         dict(item.split("=", 1) for item in args.out), args.reference)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        run(snakemake.input.metrics, snakemake.input.selection, snakemake.params.settings,
-            dict(snakemake.output.items()), snakemake.input.reference)
+        inp = snakemake.input
+        run(inp.metrics, inp.selection, inp.curves, snakemake.params.settings, dict(snakemake.output.items()),
+            inp.reference)
     else:
         main()

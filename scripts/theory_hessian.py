@@ -1,12 +1,15 @@
 """Exercise 1, checked by computation: the conditioning of the linear model's objective.
 
-J(w) = E[½ (1 − (wᵀx + b) t)²] with t ∈ {−1, 1}. Because t² = 1 its Hessian in w is
-E[x xᵀ], whatever the labels; for x ~ N(μ, σ²I) that is σ²I + μμᵀ, with eigenvalues
-σ² + ‖μ‖² (along μ) and σ² (d − 1 times), so the condition number is 1 + ‖μ‖²/σ².
+J(w) = E[½ (1 − (wᵀx + b) t)²] with t ∈ {−1, 1}. Because t² = 1 its Hessian in w (b held
+fixed) is E[x xᵀ], whatever the labels; for x ~ N(μ, σ²I) that is σ²I + μμᵀ, with
+eigenvalues σ² + ‖μ‖² (along μ) and σ² (d − 1 times), so the condition number is
+1 + ‖μ‖²/σ². Trained jointly with the bias, the Hessian in (w, b) is E[(x, 1)(x, 1)ᵀ],
+whose condition number grows much faster with ‖μ‖ (:func:`joint_condition_theory`).
 
 This script measures it: the autograd Hessian of the empirical objective against the
 sample's E[x xᵀ] and against the closed form, over a grid of ‖μ‖/σ, dimensions and sample
-sizes; gradient descent and Adam steps to a fixed tolerance against the condition number;
+sizes, with b fixed and with b trained jointly; gradient descent and Adam steps (b fixed
+at 0) to a fixed tolerance against the condition number;
 and the condition number of a dataset's E[x xᵀ] before and after normalisation.
 Writes a JSON of results and two figures (PDF and PNG each).
 
@@ -34,6 +37,7 @@ SIGMA = 1.5  # not 1, so a formula that drops σ² would show
 OPT_RATIOS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0)
 OPT_DIM, OPT_SIZE, OPT_TOL, OPT_MAX_STEPS = 10, 10_000, 1e-6, 20_000
 ADAM_LRS = tuple(10.0 ** np.arange(-3.0, 0.01, 0.5))  # Adam gets its best rate from this grid
+FIGURES = ("hessian_convergence", "optimiser_steps")
 
 
 def draw_data(n, d, ratio, sigma, seed):
@@ -55,9 +59,15 @@ def objective(w, X, t, b=0.0):
 
 
 def autograd_hessian(X, t, b=0.0):
-    """∂²J/∂w² by automatic differentiation, at w = 0 (J is quadratic: any w gives the same)."""
+    """∂²J/∂w² by automatic differentiation, at w = 0 (J is quadratic: any w gives the same).
+    With :func:`with_bias` inputs it is the Hessian in (w, b) jointly: wᵀx + b = (w, b)ᵀ(x, 1)."""
     w0 = torch.zeros(X.shape[1], dtype=X.dtype)
     return torch.autograd.functional.hessian(lambda w: objective(w, X, t, b), w0, vectorize=True)
+
+
+def with_bias(X):
+    """The inputs ``(n, d)`` with a column of ones appended ``(n, d + 1)``: the bias as a weight."""
+    return torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
 
 
 def second_moment(X):
@@ -66,8 +76,19 @@ def second_moment(X):
 
 
 def closed_form_hessian(mu, sigma):
-    """σ²I + μμᵀ, the Hessian of J for x ~ N(μ, σ²I)."""
+    """σ²I + μμᵀ, the Hessian of J in w for x ~ N(μ, σ²I)."""
     return sigma**2 * torch.eye(len(mu), dtype=mu.dtype) + torch.outer(mu, mu)
+
+
+def joint_condition_theory(ratio, sigma):
+    """The condition number of E[(x, 1)(x, 1)ᵀ] for x ~ N(μ, σ²I), ‖μ‖ = ratio·σ.
+
+    On vectors (v, 0) with v ⊥ μ the matrix is σ²; on the plane of (μ/‖μ‖, 0) and (0, 1) it
+    is [[σ² + ‖μ‖², ‖μ‖], [‖μ‖, 1]], with trace T = σ² + ‖μ‖² + 1 and determinant σ². Its
+    eigenvalues λ± = (T ± √(T² − 4σ²))/2 enclose σ² (λ₊ ≥ 1, λ₊λ₋ = σ²), so κ = λ₊/λ₋ = λ₊²/σ²."""
+    trace = sigma**2 * (1 + ratio**2) + 1
+    largest = (trace + math.sqrt(trace**2 - 4 * sigma**2)) / 2
+    return largest**2 / sigma**2
 
 
 def condition_number(H):
@@ -77,13 +98,16 @@ def condition_number(H):
 
 
 def hessian_row(n, d, ratio, sigma, seed):
-    """One grid point: the autograd Hessian against E[x xᵀ] and against σ²I + μμᵀ."""
+    """One grid point: the autograd Hessian against E[x xᵀ] and against σ²I + μμᵀ, and the
+    joint Hessian in (w, b) against E[(x, 1)(x, 1)ᵀ] and :func:`joint_condition_theory`."""
     X, t, mu = draw_data(n, d, ratio, sigma, seed)
     H_auto = autograd_hessian(X, t)
     H_true = closed_form_hessian(mu, sigma)
     eig = torch.linalg.eigvalsh(H_auto)
     kappa_true = 1 + ratio**2
     kappa = float(eig[-1] / eig[0])
+    H_joint = autograd_hessian(with_bias(X), t)
+    kappa_joint, kappa_joint_true = condition_number(H_joint), joint_condition_theory(ratio, sigma)
     return dict(
         ratio=ratio, d=d, n=n, seed=seed,
         eig_max=float(eig[-1]), eig_min=float(eig[0]),
@@ -94,6 +118,9 @@ def hessian_row(n, d, ratio, sigma, seed):
         hessian_rel_error=float(torch.linalg.matrix_norm(H_auto - H_true, ord=2)
                                 / torch.linalg.matrix_norm(H_true, ord=2)),
         autograd_vs_moment=float((H_auto - second_moment(X)).abs().max()),
+        condition_joint=kappa_joint, condition_joint_theory=kappa_joint_true,
+        condition_joint_rel_error=abs(kappa_joint - kappa_joint_true) / kappa_joint_true,
+        joint_autograd_vs_moment=float((H_joint - second_moment(with_bias(X))).abs().max()),
         closed_form_eigs_ok=bool(torch.allclose(torch.linalg.eigvalsh(H_true)[[0, -1]],
                                                 torch.tensor([sigma**2, sigma**2 + float(mu @ mu)],
                                                              dtype=torch.float64))),
@@ -150,8 +177,9 @@ def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OP
         kappa = float(eig[p, -1] / eig[p, 0])
         rows.append(dict(ratio=ratio, condition=kappa, condition_theory=1 + ratio**2,
                          gd_steps=None if steps[p, 0].isnan() else float(steps[p, 0]), gd_lr=float(lr_gd[p]),
-                         # The slowest mode shrinks by (1 − 1/κ̂) per step, its suboptimality by the square.
-                         gd_steps_theory=math.log(1 / tol) / (-2 * math.log1p(-1 / kappa)),
+                         # The slowest mode shrinks by (1 − 1/κ̂) per step, its suboptimality by the
+                         # square: a worst-case bound on the steps (faster modes finish sooner), rounded up.
+                         gd_steps_bound=math.ceil(math.log(1 / tol) / (-2 * math.log1p(-1 / kappa))),
                          adam_steps=None if best is None else float(adam[best]),
                          adam_lr=None if best is None else float(adam_lrs[best])))
     return rows
@@ -171,11 +199,13 @@ def summarise(rows, optimiser, dataset):
     largest = [r for r in rows if r["n"] == max(SIZES)]
     by_n = {n: max(r["hessian_rel_error"] for r in rows if r["n"] == n) for n in SIZES}
     return dict(
-        max_autograd_vs_moment=max(r["autograd_vs_moment"] for r in rows),
+        max_autograd_vs_moment=max(max(r["autograd_vs_moment"], r["joint_autograd_vs_moment"]) for r in rows),
         closed_form_eigs_ok=all(r["closed_form_eigs_ok"] for r in rows),
         largest_n=max(SIZES),
         max_condition_rel_error_largest_n=max(r["condition_rel_error"] for r in largest),
         max_condition_rel_error_largest_n_small_d=max(r["condition_rel_error"] for r in largest if r["d"] <= 10),
+        max_condition_joint_rel_error_largest_n_small_d=max(r["condition_joint_rel_error"] for r in largest
+                                                            if r["d"] <= 10),
         max_hessian_rel_error_by_n={str(n): e for n, e in by_n.items()},
         error_decay_per_decade=float(np.mean([by_n[a] / by_n[b] for a, b in zip(SIZES, SIZES[1:])])),
         gd_steps_min=min(r["gd_steps"] for r in optimiser),
@@ -223,8 +253,8 @@ def plot_optimisers(optimiser, dataset):
     kappa = [r["condition"] for r in optimiser]
     steps = {key: [np.nan if r[key] is None else r[key] for r in optimiser] for key in ("gd_steps", "adam_steps")}
     ax.plot(kappa, steps["gd_steps"], "o-", label="gradient descent, step 1/λ_max")
-    ax.plot(kappa, [r["gd_steps_theory"] for r in optimiser], "k--", lw=1,
-            label="slowest mode: ln(1/tol) / (−2 ln(1 − 1/κ̂))")
+    ax.plot(kappa, [r["gd_steps_bound"] for r in optimiser], "k--", lw=1,
+            label="worst-case bound: ⌈ln(1/tol) / (−2 ln(1 − 1/κ̂))⌉")
     ax.plot(kappa, steps["adam_steps"], "s-",
             label="Adam, best rate of the grid")
     ax.set(xscale="log", yscale="log", xlabel="condition number κ̂ of Ĥ",
@@ -273,7 +303,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
     args = parser.parse_args(argv)
     io.setup_logging()
-    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in ("hessian_convergence", "optimiser_steps")}
+    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in FIGURES}
     theory_hessian(args.dataset, args.target, args.json, figures, args.seed)
 
 

@@ -162,7 +162,7 @@ SCRIPTS = {
     train_networks: ["--seed", "0", "--data", "in.npz", "--networks", "out/n.csv", "--validation", "out/v.csv",
                      "--curves", "out/c.csv", "--weights", "out/w.npz"],
     aggregate: ["--out-metrics", "out/m.csv", "--out-selection", "out/s.csv", "--out-curves", "out/c.csv"],
-    tables: ["--metrics", "m.csv", "--selection", "s.csv", "--out", "fidelity=out/f.csv"],
+    tables: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--out", "fidelity=out/f.csv"],
     figures: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--outdir", "out"],
     benchmark: ["--out", "out/cpu.json"],
     make_report: ["--tables", "t", "--figures", "f", "--theory", "th", "--benchmarks", "b", "--html", "out/r.html",

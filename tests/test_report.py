@@ -25,7 +25,7 @@ LAMS = {"frob": 0.005, "mix": 0.025}
 def network_rows(model, lam, seed, test_acc, selected=False, diverged=False, phase="after"):
     return dict(seed=seed, model=model, lam=lam, phase=phase, selected=selected,
                 notebook_lambda=model == "nn" or LAMS.get(model[3:]) == lam, train_acc=1.0, test_acc=test_acc,
-                grad=0.5, grad_notebook=0.6, mix_norm=2.0, frob_bound=3.0, diverged=diverged,
+                grad=0.5, grad_notebook=0.6, mix_norm=2.0, spectral_bound=2.5, frob_bound=3.0, diverged=diverged,
                 diverged_step=7 if diverged else np.nan)
 
 
@@ -49,12 +49,21 @@ def cell(table, model, metric):
     return table[(table["model"] == model) & (table["metric"] == metric)].iloc[0]
 
 
-def test_summarise_gives_sample_std_and_t_interval():
+def test_summarise_gives_sample_std_and_a_bootstrap_interval_inside_the_values():
     s = summarise([1.0, 2.0, 3.0, 4.0, np.nan])
-    # std with ddof 1: sqrt(5/3); half width t(0.975, 3) * std / 2 with t = 3.182446305
+    # std with ddof 1: sqrt(5/3)
     assert s["n"] == 4 and s["mean"] == pytest.approx(2.5)
     assert s["std"] == pytest.approx(1.2909944487)
-    assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.5 - 2.0542603, 2.5 + 2.0542603), abs=1e-6)
+    # Two values a < b: the resampled mean is a, (a+b)/2 or b with chance 1/4, 1/2, 1/4, so
+    # the 2.5 % and 97.5 % percentiles are a and b exactly.
+    two = summarise([0.90, 0.93])
+    assert (two["ci_low"], two["ci_high"]) == (0.90, 0.93)
+    # The Student-t interval of three accuracies passed 1 (1.005 in the issue) and that of a
+    # norm fell below 0 (t(0.975, 2) = 4.303: 0.997 ± 0.0072, 4.7 ± 11.0); the bootstrap's
+    # stays within the values.
+    accuracy, norm = summarise([0.99, 1.0, 1.0]), summarise([0.1, 5.0, 9.0])
+    assert 0.99 <= accuracy["ci_low"] <= accuracy["ci_high"] <= 1.0
+    assert 0.1 <= norm["ci_low"] < norm["mean"] < norm["ci_high"] <= 9.0
     one = summarise([0.7])
     assert one["n"] == 1 and one["mean"] == 0.7 and math.isnan(one["std"]) and math.isnan(one["ci_low"])
     assert summarise([])["n"] == 0
@@ -65,8 +74,7 @@ def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 2 and frob["n_diverged"] == 1
     assert frob["mean"] == pytest.approx(0.915) and frob["std"] == pytest.approx(0.0212132034)
-    # t(0.975, 1) = 12.7062047 times 0.0212132 / sqrt(2)
-    assert frob["ci_high"] - frob["mean"] == pytest.approx(0.1905930706, rel=1e-6)
+    assert (frob["ci_low"], frob["ci_high"]) == (0.90, 0.93)  # two values: the bootstrap gives both ends
     assert frob["lam"] == "0.005"
     assert cell(table, "rf", "test_acc")["n"] == 3 and cell(table, "rf", "grad")["n"] == 0
     assert list(dict.fromkeys(table["model"])) == ["rf", "nn", "nn_frob", "nn_mix"]
@@ -76,7 +84,34 @@ def test_chosen_comparison_uses_the_selected_rows(metrics):
     table = tables.comparison_table(metrics, chosen=True)
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and frob["lam"] == "0.01"
-    assert table["notebook"].isna().all()
+    assert table["notebook"].isna().all() and not table["per_lambda"].any()
+
+
+def test_chosen_comparison_never_averages_a_norm_across_lambda(metrics):
+    """Seeds 0 and 1 choose λ = 0.01, seed 2 λ = 0.02 (mixed norm 4.0): the model's row keeps
+    the accuracy over all seeds and no norm; each λ has a row of its own with its seeds."""
+    metrics.loc[(metrics["seed"] == 2) & (metrics["model"] == "nn_frob"), "selected"] = False
+    metrics.loc[len(metrics)] = {**network_rows("nn_frob", 0.02, 2, 0.8, selected=True), "mix_norm": 4.0}
+    table = tables.comparison_table(metrics, chosen=True)
+    frob = table[table["model"] == "nn_frob"].set_index(["lam", "metric"])
+    assert frob.loc[("0.01 (2×), 0.02 (1×)", "test_acc"), "mean"] == pytest.approx((0.5 + 0.6 + 0.8) / 3)
+    # The old table averaged the norm to (2 + 2 + 4)/3 over different λ.
+    assert frob.loc[("0.01 (2×), 0.02 (1×)", "mix_norm"), "n"] == 0
+    assert frob.loc[("0.01", "mix_norm"), ["n", "mean"]].tolist() == [2, 2.0]
+    assert frob.loc[("0.02", "mix_norm"), ["n", "mean"]].tolist() == [1, 4.0]
+    assert frob.groupby("lam")["per_lambda"].first().to_dict() == {"0.01": True, "0.02": True,
+                                                                   "0.01 (2×), 0.02 (1×)": False}
+
+
+def test_notebook_grad_stands_beside_its_own_variant_only(metrics):
+    """The notebook's Grad is the unpooled variant: it is printed beside grad_notebook, and
+    the true gradient (and the spectral bound, which it never printed) has no value."""
+    reference = [dict(model="nn", phase="after", train_acc=1.0, test_acc=0.884, grad=10.911, mix_norm=40.103,
+                      frob_bound=56.739)]
+    table = tables.comparison_table(metrics, chosen=False, reference=reference)
+    assert cell(table, "nn", "grad_notebook")["notebook"] == 10.911
+    assert math.isnan(cell(table, "nn", "grad")["notebook"]) and math.isnan(cell(table, "nn", "spectral_bound")["notebook"])
+    assert cell(table, "nn", "spectral_bound")["mean"] == 2.5
 
 
 def test_lambda_summary_counts_seeds_per_value():
@@ -92,10 +127,14 @@ def test_fidelity_compares_seed_zero_with_the_printed_values(metrics):
                       frob_bound=2.713)]
     fid = tables.fidelity_table(metrics, reference).set_index(["model", "metric"])
     assert fid.loc[("nn", "test_acc"), "difference"] == pytest.approx(0.90 - 0.884)
-    # both gradients are held against the notebook's single Grad column
+    # Only the notebook's own variant is held against its Grad column; the true gradient is
+    # listed without a printed value (it used to show 0.5 - 0.614, the variant's bug and drift mixed).
     assert fid.loc[("nn", "grad_notebook"), "notebook"] == 10.911
-    assert fid.loc[("nn_frob", "grad"), "difference"] == pytest.approx(0.5 - 0.614)
-    assert len(fid) == 12
+    assert fid.loc[("nn_frob", "grad_notebook"), "difference"] == pytest.approx(0.6 - 0.614)
+    assert fid.loc[("nn_frob", "grad"), ["notebook", "difference"]].isna().all()
+    assert fid.loc[("nn_frob", "grad"), "study"] == 0.5
+    # train, test, grad, grad_notebook, mix_norm, frob_bound per line; no printed spectral bound
+    assert len(fid) == 12 and "spectral_bound" not in set(fid.index.get_level_values("metric"))
     assert tables.fidelity_table(metrics, reference, seed=5).empty
 
 
@@ -181,7 +220,8 @@ def test_notebook_reference_matches_the_notebook_text():
 @pytest.mark.slow
 def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_study):
     results = small_study / "results"
-    for name in ("comparison_notebook", "comparison_chosen", "fidelity", "fidelity_settings", "diverged"):
+    for name in ("comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
+                 "fidelity", "fidelity_settings", "diverged"):
         assert (results / "tables" / f"{name}.csv").stat().st_size > 0
     for name in figures.FIGURES:
         assert (results / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")

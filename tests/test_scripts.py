@@ -101,7 +101,7 @@ def test_steps_by_hand_equal_the_workflow(small_study, tmp_path):
              "--out-curves", tmp_path / "curves.csv", *config, cwd=tmp_path)
     names = [os.path.basename(p)[:-4] for p in glob.glob(str(results / "tables" / "*.csv"))]
     run_main("tables", "--metrics", tmp_path / "metrics.csv", "--selection", tmp_path / "selection.csv",
-             "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
+             "--curves", tmp_path / "curves.csv", "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
              "--out", *[f"{n}={tmp_path / n}.csv" for n in names], *config, cwd=tmp_path)
     pairs = {"seed1.json": "data/seed1.json", "baselines.csv": "seed1/baselines.csv", "metrics.csv": "metrics.csv",
              "selection.csv": "selection.csv", "curves.csv": "curves.csv",

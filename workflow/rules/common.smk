@@ -40,7 +40,8 @@ ENV = "../../environment.yml"
 
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
-TABLE_NAMES = ["comparison_notebook", "comparison_chosen", "fidelity", "fidelity_settings", "diverged"]
+TABLE_NAMES = ["comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
+               "fidelity", "fidelity_settings", "diverged"]
 FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
                 "lambda_chosen"]
 THEORY_FIGURE_NAMES = {

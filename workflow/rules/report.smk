@@ -29,11 +29,13 @@ THEORY_FILES = {
 
 
 rule tables:
-    """Comparison tables (mean, sd, n, 95 % CI over seeds), seed 0 against the notebook,
-    and the diverged networks."""
+    """Comparison tables (mean, sd, n, 95 % bootstrap interval over seeds), paired
+    differences, λ selection, convergence, seed 0 against the notebook, and the diverged
+    networks."""
     input:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
+        curves=rules.aggregate.output.curves,
         reference=os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml"),
     output:
         **{
