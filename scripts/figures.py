@@ -211,6 +211,8 @@ def lambda_chosen(study: Study):
                        zorder=2, label="tied with it for the best validation accuracy, not chosen")
             ax.scatter(x[chosen], runs["val_acc"][chosen], s=24, color=COLOURS[model], zorder=3,
                        label="chosen λ of a seed")
+        for lam in mine["lam"].unique():  # the grid's λ, which the shifted seeds lie around
+            ax.axvline(lam, color="0.88", lw=0.6, zorder=0)
         for lam, count in mine.loc[mine["selected"].astype(bool), "lam"].value_counts().items():
             ax.annotate(f"{count}×", (lam, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                         textcoords="offset points", ha="center", fontsize=8, color=COLOURS[model])

@@ -89,7 +89,7 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "μ": r"\ensuremath{\mu}", "σ": r"\ensuremath{\sigma}",
                  "κ": r"\ensuremath{\kappa}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
                  "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}", "≤": r"\ensuremath{\leq}",
-                 "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}",
+                 "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}", "₂": r"\ensuremath{_2}",
                  "²": r"\ensuremath{^2}", "ᵀ": r"\ensuremath{^{\top}}", "−": r"\ensuremath{-}",
                  "→": r"\ensuremath{\to}", "·": r"\ensuremath{\cdot}", "–": "--", "—": "---", "…": r"\dots{}", "‘": "`", "’": "'", "“": "``",
                  "”": "''", "\u00a0": "~"}

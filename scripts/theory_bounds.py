@@ -225,6 +225,8 @@ def summarise(random, trained):
     return dict(families=families, enumeration=enumeration,
                 trained={key: {r: spread(g[r]) for r in RATIOS} for key, _, _, g in groups if len(g)},
                 trained_groups=[[key, model, lam] for key, model, lam, g in groups if len(g)],
+                # Over every λ of a model: how much looser than ‖W‖_Mix the spectral bound gets.
+                largest_spectral_over_mix={model: float(g.spectral_over_mix.max()) for model, g in after.groupby("model")},
                 # Before training a seed's networks are copies of one initialisation.
                 networks_checked=dict(random=len(random), trained=len(after), initialisations=before.seed.nunique()),
                 narrow_all_reachable=float(narrow.all_reachable.mean()),
