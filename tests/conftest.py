@@ -10,8 +10,9 @@ import signal
 import subprocess
 
 import pytest
-from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS,
-                     can_start_cluster, processes, require_program, run_on_cluster, run_workflow, write_config)
+from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
+                     SLURM_INSTALL, SLURM_PROGRAMS, can_start_cluster, processes, require_program, run_on_cluster,
+                     run_workflow, write_config, write_dataset_csv)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -35,10 +36,13 @@ def small_study(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def hostile_study(tmp_path_factory):
-    """One complete run on HOSTILE_CONFIG (escaping and divergence in one study); its
-    results folder."""
+    """One complete run on HOSTILE_CONFIG (escaping, divergence and a CSV dataset in one
+    study); its results folder."""
     workdir = tmp_path_factory.mktemp("hostile")
-    write_config(workdir, base=HOSTILE_CONFIG)
+    csv = workdir / "cancer.csv"
+    write_dataset_csv(csv)
+    write_config(workdir, base=HOSTILE_CONFIG,
+                 dataset={"source": str(csv), "target": HOSTILE_TARGET, "name": HOSTILE_DATASET})
     run_workflow(workdir)
     return workdir / "results"
 

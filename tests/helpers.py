@@ -42,16 +42,27 @@ TINY_CONFIG = {**SMALL_CONFIG, "seeds": [0], "steps": 20, "curve_every": 10,
 
 # A report title with every character that HTML or TeX would interpret.
 NASTY = r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ‖'
-# The hostile study: a title and dataset name that HTML or TeX would interpret, and a
-# learning rate under which every penalised network diverges. With lr = 1e25 Adam's first
-# step sets every weight to about ±1e25, so the penalised objectives (λ·h·‖W‖_F², λ·‖W‖_Mix²,
-# sums of ~3000 squares of 1e25) overflow float32 at step 2, while the unpenalised hinge
-# loss stays finite: the study holds both kinds.
+# The hostile study: a title and dataset name that HTML or TeX would interpret; the data
+# from a CSV file (the bundled set written out, its target column renamed); and a learning
+# rate under which every penalised network diverges. With lr = 1e25 Adam's first step sets
+# every weight to about ±1e25, so the penalised objectives (λ·h·‖W‖_F², λ·‖W‖_Mix², sums of
+# ~3000 squares of 1e25) overflow float32 at step 2, while the unpenalised hinge loss stays
+# finite: the study holds both kinds.
 HOSTILE_TITLE = r"<script>alert(1)</script> & 50% $x$ a_b #1 {c} \par"
 HOSTILE_DATASET = r"cells_{a}&b 100% #3 $\relax <b>bold</b>"
-HOSTILE_CONFIG = {**TINY_CONFIG, "title": HOSTILE_TITLE, "lr": 1e25,
-                  "dataset": {"source": "breast_cancer", "name": HOSTILE_DATASET}}
+HOSTILE_TARGET = "diagnosis"
+HOSTILE_CONFIG = {**TINY_CONFIG, "title": HOSTILE_TITLE, "lr": 1e25}
 DIVERGED_STEP = 2
+
+
+def write_dataset_csv(path) -> None:
+    """The bundled breast-cancer set as a CSV file, its target 0/1 in HOSTILE_TARGET."""
+    import pandas as pd
+    from normbound.data import load_breast_cancer
+
+    X, t = load_breast_cancer()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(**{HOSTILE_TARGET: (t > 0).astype(int)})
+    frame.to_csv(path, index=False)
 
 
 def require_program(program: str, install: str) -> str:
