@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from helpers import SMALL_CONFIG
+from helpers import HOSTILE_TARGET, SMALL_CONFIG, write_dataset_csv
 from normbound import data as nb
 from prepare_data import prepare_data
 
@@ -101,14 +101,32 @@ def test_sidecar_records_seed_flips_statistics_and_hash(raw, tmp_path):
 
 
 def test_csv_dataset_matches_the_bundled_one(raw, tmp_path):
-    import pandas as pd
-
     X, t = raw
-    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(30)]).assign(diagnosis=(t > 0).astype(int))
-    frame.to_csv(tmp_path / "cancer.csv", index=False)
-    X_csv, t_csv = nb.load_dataset(str(tmp_path / "cancer.csv"), "diagnosis")
+    write_dataset_csv(tmp_path / "cancer.csv")
+    X_csv, t_csv = nb.load_dataset(str(tmp_path / "cancer.csv"), HOSTILE_TARGET)
     np.testing.assert_array_equal(X_csv, X)
     np.testing.assert_array_equal(t_csv, t)
+
+
+@pytest.mark.slow
+def test_csv_dataset_runs_end_to_end(hostile_study, small_study):
+    """The hostile study reads the bundled set from a CSV file: every stage ran on it, and
+    its data are the bundled set's, bit for bit."""
+    with open(hostile_study / "data" / "seed0.json") as handle:
+        sidecar = json.load(handle)
+    with open(small_study / "results" / "data" / "seed0.json") as handle:
+        bundled = json.load(handle)
+    assert sidecar["source"].endswith("cancer.csv") and sidecar["target"] == HOSTILE_TARGET
+    assert sidecar["raw_sha256"] == bundled["raw_sha256"]
+    with np.load(hostile_study / "data" / "seed0.npz") as csv, np.load(small_study / "results" / "data" / "seed0.npz") as ours:
+        for key in ("X_train", "t_train", "X_test", "t_test"):
+            assert csv[key].tobytes() == ours[key].tobytes(), key
+    # Exercise 1 measured the same inputs' conditioning, read from the CSV file.
+    exercise1 = [json.loads((results / "theory" / "exercise1.json").read_text())
+                 for results in (hostile_study, small_study / "results")]
+    assert exercise1[0]["settings"]["dataset"] == sidecar["source"]
+    assert exercise1[0]["dataset_conditioning"] == exercise1[1]["dataset_conditioning"]
+    assert (hostile_study / "report" / "report.html").stat().st_size > 0
 
 
 @pytest.mark.slow
