@@ -1,12 +1,23 @@
-"""Speed of the batched trainer against the notebook's one-at-a-time loop, in one run.
+"""Speed of the batched fast path against the notebook's one-at-a-time loop, in one run.
 
 Trains seed 0's default grid (every network one seed's job trains) with the workflow's
-fast path, and a few of the same networks with the reference loop (``nn.Module`` +
-autograd + ``torch.optim.Adam``, as the notebook does), each for the full number of steps,
-and prints seconds per network and their ratio. Then it measures the cost per network
-against the number of networks trained together (fewer steps, scaled to the full count),
-the curve the config's ``batch_size`` is chosen from. Compilation is timed apart: it is
-paid once per job, not per step.
+fast path, and the notebook's three networks (``nn``, and ``nn_frob``, ``nn_mix`` at the
+notebook's λ) with the reference loop (``nn.Module`` + autograd + ``torch.optim.Adam``),
+each for the full number of steps, and prints seconds per network and their ratio. The
+fast path runs as the training jobs run it, with denormal floats flushed to zero; the
+reference loop runs as the notebook runs it, without (on Intel CPUs denormals make it up
+to 4x slower as training goes on, so both are timed over every step).
+
+Then the cost per network against the number of networks trained together, the curve the
+config's ``batch_size`` is chosen from: every point is timed over the full number of
+steps, since steps get slower as training goes on and a shorter run would not say how
+much. The default sizes keep the CPU run to a few minutes on 2 cores: 1, 4, 16, one
+seed's grid (29) and 64. On CUDA the sizes are 1, one seed's grid and 1 024 networks, with
+the graph of compiled steps (the default) and of uncompiled ones (no compile cost).
+
+Compilation is timed apart: it is paid once per shape and job, not per step. Training
+times are the training loop's (``TrainResult.seconds``), without the measurements before
+and after.
 
 Writes ``benchmarks/<device>.json`` (the report's cost section reads every such file).
 
@@ -16,35 +27,22 @@ Writes ``benchmarks/<device>.json`` (the report's cost section reads every such 
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import time
 
 import torch
 
-from normbound import NETWORKS, config as study_config, io
+from normbound import NETWORKS, PENALTY, config as study_config, io
 from normbound.data import load_dataset, split_data
-from normbound.train import Grid, pick_device, train_grid, train_reference
+from normbound.train import CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+def cpu_model() -> str:
     with open("/proc/cpuinfo") as handle:
-        model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
-                     platform.processor())
-    return f"{model}, {torch.get_num_threads()} threads"
-
-
-def timed(fn, device: torch.device) -> float:
-    """Wall seconds of ``fn()``, synchronising the GPU around it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+        return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                    platform.processor())
 
 
 def scaled_grid(grid: Grid, size: int) -> Grid:
@@ -53,41 +51,76 @@ def scaled_grid(grid: Grid, size: int) -> Grid:
     return Grid(*([getattr(grid, f)[i] for i in pick] for f in ("models", "lams", "subsets")))
 
 
-def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int], scaling_steps: int) -> dict:
+def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int]) -> dict:
     dev = pick_device(device)
     X, t = load_dataset(config["dataset"]["source"], config["dataset"]["target"])
     data, _ = split_data(X, t, 0, config["test_fraction"], config["label_noise"], config["validation_fraction"])
     grid = Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"])
-    steps, lr, hidden = config["steps"], config["lr"], config["hidden"]
+    steps, lr, hidden, init_scale = config["steps"], config["lr"], config["hidden"], config["init_scale"]
+    load_before = os.getloadavg()[0]
 
-    def fast(g, n):
-        return train_grid(g, data, 0, hidden, n, lr, config["init_scale"], str(dev), compile_step=True)
-
-    compile_seconds = timed(lambda: fast(grid, 2), dev)  # compiles for this shape, then cached
-    fast_seconds = timed(lambda: fast(grid, steps), dev) / len(grid)
-    picks = [grid.models.index(m) for m in NETWORKS][:reference_networks]
-    reference_seconds = sum(
-        timed(lambda i=i: train_reference(grid.models[i], grid.lams[i], data, 0, hidden, steps, lr,
-                                             config["init_scale"]), torch.device("cpu"))
-        for i in picks) / len(picks)
-    print(f"{device_name(dev)}, torch {torch.__version__}, {steps} steps")
-    print(f"reference loop (notebook): {reference_seconds:.3f} s per network ({len(picks)} networks, CPU)")
-    print(f"batched fast path:         {fast_seconds:.3f} s per network ({len(grid)} networks together, "
-          f"{compile_seconds:.1f} s compile once)")
-    print(f"ratio:                     {reference_seconds / fast_seconds:.1f}x")
-    scaling = []
-    for size in sizes:
+    def point(size: int, compile_step: bool = True) -> dict:
+        """Seconds per network of ``size`` networks trained together over every step;
+        a first call of CUDA_UNROLL steps compiles the shape and is timed as compile."""
         g = scaled_grid(grid, size)
-        fast(g, 2)
-        per_network = timed(lambda: fast(g, scaling_steps), dev) / size * steps / scaling_steps
-        scaling.append(dict(networks=size, seconds_per_network=per_network))
-        print(f"  {size:6d} networks together: {per_network:.4f} s per network per {steps} steps")
-    return dict(device=dev.type, device_name=device_name(dev), torch=torch.__version__,
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                steps=steps, networks=len(grid), reference_networks=len(picks),
-                reference_seconds_per_network=reference_seconds, fast_seconds_per_network=fast_seconds,
-                compile_seconds=compile_seconds, ratio=reference_seconds / fast_seconds,
-                scaling_steps=scaling_steps, scaling=scaling)
+        start = time.perf_counter()
+        train_grid(g, data, 0, hidden, CUDA_UNROLL, lr, init_scale, str(dev), compile_step=compile_step)
+        compile_seconds = time.perf_counter() - start
+        seconds = train_grid(g, data, 0, hidden, steps, lr, init_scale, str(dev), compile_step=compile_step).seconds
+        print(f"  {size:6d} networks together: {seconds / size:.4f} s per network per {steps} steps "
+              f"({seconds:.2f} s; first call {compile_seconds:.1f} s)", flush=True)
+        return dict(networks=size, seconds_per_network=seconds / size, seconds=seconds,
+                    compile_seconds=compile_seconds)
+
+    flush = torch.set_flush_denormal(True)  # as the workflow's training jobs
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_model()}, {torch.get_num_threads()} threads"
+    print(f"{name}, torch {torch.__version__}, {steps} steps, load average {load_before:.2f}")
+    print("fast path:" if dev.type == "cuda" else f"fast path (denormals flushed to zero: {flush}):", flush=True)
+    scaling = [point(size) for size in sizes]
+    fast = next(p for p in scaling if p["networks"] == len(grid))
+    eager_graph = []
+    if dev.type == "cuda":
+        print("CUDA graph of uncompiled steps:", flush=True)
+        eager_graph = [point(size, compile_step=False) for size in sizes]
+
+    torch.set_flush_denormal(False)  # as the notebook runs
+    models = NETWORKS[:reference_networks]
+    lams = [config["notebook_lambdas"][PENALTY[m]] if m in PENALTY else 0.0 for m in models]
+    reference_seconds = 0.0
+    for model, lam in zip(models, lams):
+        start = time.perf_counter()
+        train_reference(model, lam, data, 0, hidden, steps, lr, init_scale)
+        reference_seconds += (time.perf_counter() - start) / len(models)
+    load_after = os.getloadavg()[0]
+    ratio = reference_seconds / fast["seconds_per_network"]
+    print(f"reference loop (notebook): {reference_seconds:.3f} s per network "
+          f"({', '.join(models)}; CPU, {torch.get_num_threads()} threads, denormals kept)")
+    print(f"batched fast path:         {fast['seconds_per_network']:.3f} s per network ({len(grid)} networks "
+          f"together, {fast['compile_seconds']:.1f} s first call with compile)")
+    print(f"ratio:                     {ratio:.1f}x   (load average {load_before:.2f} before, {load_after:.2f} after)")
+    return dict(device=dev.type, device_name=name, cpu=cpu_model(), threads=torch.get_num_threads(),
+                torch=torch.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                load_average=[load_before, load_after], steps=steps, networks=len(grid),
+                unroll=CUDA_UNROLL if dev.type == "cuda" else 1, fast_flush_denormal=bool(flush),
+                reference_networks=len(models), reference_lambdas=lams, reference_flush_denormal=False,
+                reference_seconds_per_network=reference_seconds,
+                fast_seconds_per_network=fast["seconds_per_network"], compile_seconds=fast["compile_seconds"],
+                ratio=ratio, scaling_steps=steps, scaling=scaling,
+                **({"scaling_eager_graph": eager_graph} if eager_graph else {}))
+
+
+def read_config(path: str, schema: str) -> dict:
+    """The config, checked as the workflow checks it. The schema check runs through
+    Snakemake; on a GPU machine without it (benchmarks/gpu_check.sh) the file is read as
+    written and gets the cross-key checks alone."""
+    if importlib.util.find_spec("snakemake"):
+        return study_config.load_config(path, schema)
+    import yaml
+
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    study_config.check_config(config)
+    return config
 
 
 def main(argv=None):
@@ -96,14 +129,15 @@ def main(argv=None):
     parser.add_argument("--reference-networks", type=int, default=3, choices=[1, 2, 3],
                         help="networks timed with the slow reference loop: nn, nn_frob, nn_mix (default 3)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
-                        help="batch sizes of the scaling curve (default: 1..256 on the CPU, 1..16384 on a GPU)")
-    parser.add_argument("--scaling-steps", type=int, default=500, help="steps per scaling point (default 500)")
+                        help="numbers of networks trained together, each over the full steps (default: "
+                             "1 4 16 29 64 on the CPU, 1 29 1024 on CUDA; one seed's grid is always added)")
     parser.add_argument("--out", default=None, help="JSON output (default: benchmarks/<device>.json)")
     study_config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    config = study_config.load_config(args.config, args.schema)
-    sizes = args.sizes or [2**k for k in range(0, 9 if args.device == "cpu" else 15)]
-    result = benchmark(config, args.device, args.reference_networks, sizes, args.scaling_steps)
+    config = read_config(args.config, args.schema)
+    seed_grid = len(Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"]))
+    sizes = args.sizes or ([1, 4, 16, 64] if args.device == "cpu" else [1, 1024])
+    result = benchmark(config, args.device, args.reference_networks, sorted({*sizes, seed_grid}))
     out = args.out or os.path.join("benchmarks", f"{result['device']}.json")
     io.write_json(out, result)
     print(f"wrote {out}")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -80,6 +81,7 @@ class TrainResult:
     after: dict[str, np.ndarray]
     diverged_step: np.ndarray  # (M,), -1 where the objective stayed finite
     curves: list[dict] = field(default_factory=list)
+    seconds: float = 0.0  # the training loop's wall time (on CUDA: to the last step's end)
 
 
 def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8):
@@ -157,6 +159,11 @@ def compiled_training_steps():
     return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 
+# K, the steps per CUDA graph replay. Compiling K unrolled steps takes about K times as long
+# (10-20 s for K = 10 on an H100); K = 10 already gives the GPU back nearly all the time
+# launching steps one at a time cost (../shared/docs/GPU.md).
+CUDA_UNROLL = 10
+
 CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
 
 
@@ -227,12 +234,14 @@ def train_grid(
     or infinite is recorded with that step in ``diverged_step``; the others go on.
 
     The fast path is :func:`training_steps`, K steps a call, compiled when
-    ``compile_step``. On CUDA each K (``unroll``, default 10) is captured in a CUDA graph
-    and replayed, so the GPU no longer waits on Python between steps. On the CPU the
-    default is K = 1, one call per step: a step of one seed's grid costs about a
-    millisecond of arithmetic, so the call overhead saved by unrolling is small, while
-    compiling K unrolled steps takes about K times longer. Curves are measured between
-    calls, every ``curve_every`` steps and at the last.
+    ``compile_step``. On CUDA, K steps (``unroll``, default :data:`CUDA_UNROLL`) are
+    captured in a CUDA graph and replayed, so the GPU no longer waits on Python between
+    steps. On the CPU the default is K = 1, one call per step: a step of one seed's grid is
+    about a millisecond of arithmetic, and K = 10 saved only the call overhead, about 60 µs
+    a step, while compiling took 1-7 s longer per job (measured on this project's 2-core
+    machine). Any K gives bit-identical weights on the CPU: the same operations run in the
+    same order. Curves are measured between calls, every ``curve_every`` steps and at the
+    last.
     """
     dev = torch.device(device)
     tensors = to_tensors(data, dev, dtype)
@@ -273,8 +282,9 @@ def train_grid(
     start = last_report = time.perf_counter()
     # Each (networks, dtype, K) is compiled once; a process that trains many shapes (the
     # tests, the benchmark) would otherwise pass dynamo's limit of 8 and run eagerly.
-    with torch._dynamo.config.patch(recompile_limit=64):
-        for first, k in step_ranges(steps, curve_every, unroll or (10 if dev.type == "cuda" else 1)):
+    # Eager runs skip it: importing dynamo alone takes seconds.
+    with torch._dynamo.config.patch(recompile_limit=64) if compile_step else contextlib.nullcontext():
+        for first, k in step_ranges(steps, curve_every, unroll or (CUDA_UNROLL if dev.type == "cuda" else 1)):
             objective = advance(schedule[first:k])
             if curve_every and (k % curve_every == 0 or k == steps):
                 record(k, objective)
@@ -283,10 +293,13 @@ def train_grid(
                 last_report = now
                 log.info("step %d of %d, %.0f s elapsed, about %.0f s remaining (%d networks)",
                          k, steps, now - start, (now - start) / k * (steps - k), len(grid))
-    log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, time.perf_counter() - start)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = time.perf_counter() - start
+    log.info("trained %d networks x %d steps in %.1f s", len(grid), steps, seconds)
     W, b = P[..., :-1], P[..., -1]
     return TrainResult(W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
-                       first_bad.cpu().numpy().astype(np.int64), curves)
+                       first_bad.cpu().numpy().astype(np.int64), curves, seconds)
 
 
 class ReferenceNetwork(torch.nn.Module):
