@@ -47,31 +47,36 @@ def hostile_study(tmp_path_factory):
     return workdir / "results"
 
 
+MUNGED_PID = "/run/munge/munged.pid"
+
+
 def start_munged() -> int:
     """munged as a SLURM host runs it (the key, then the daemon as the munge user); its pid."""
     subprocess.run("[ -s /etc/munge/munge.key ] || runuser -u munge -- mungekey --create; "
                    "mkdir -p /run/munge && chown munge: /run/munge && runuser -u munge -- munged",
                    shell=True, check=True, timeout=60)
-    with open("/run/munge/munged.pid") as handle:
+    with open(MUNGED_PID) as handle:
         return int(handle.read())
 
 
 @pytest.fixture(scope="session")
 def cluster():
     """tests/slurm/cluster.sh's single-node SLURM cluster for the session, and what it
-    started: ``before`` (pid -> name of every process before the start) and ``started``
-    (the processes the start added). A munged runs already, as on a SLURM host (started
-    here when none does): cluster.sh must use it and leave it running."""
+    started: ``started`` (pid -> name of the processes the start added) and ``munged``
+    (the pid of a munged that ran before, as on a SLURM host, started here when none did:
+    cluster.sh must use it and leave it running)."""
     for program in SLURM_PROGRAMS:
         require_program(program, SLURM_INSTALL)
     if os.geteuid() != 0:
         pytest.skip("the test cluster's daemons need root (run the tests as root, as CI does)")
     ours = None if "munged" in processes().values() else start_munged()
+    with open(MUNGED_PID) as handle:
+        munged = int(handle.read())
     before = processes()
     try:
         started = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=180)
         assert started.returncode == 0, f"cluster.sh start failed:\n{started.stderr}"
-        yield dict(before=before, started={pid: name for pid, name in processes().items() if pid not in before})
+        yield dict(munged=munged, started={pid: name for pid, name in processes().items() if pid not in before})
     finally:
         stopped = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=120)
         if ours:

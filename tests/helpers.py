@@ -169,9 +169,10 @@ def cluster_profile(folder) -> str:
         profile = yaml.safe_load(handle)
     profile["default-resources"].update(slurm_partition=PARTITION, slurm_account=ACCOUNT)
     profile["set-resources"]["train_networks"]["slurm_partition"] = GPU_PARTITION
-    # Not a user's edit: the first status query after 2 s rather than 40 s (the plugin's
-    # default, for busy clusters) keeps the test's short jobs short.
+    # Not a user's edit: status queries after 2 s and every 2 s rather than after 40 s
+    # and every 10 s (the defaults, for busy clusters) keep the test's short jobs short.
     profile["slurm-init-seconds-before-status-checks"] = 2
+    profile["seconds-between-status-checks"] = 2
     folder = os.path.join(folder, "profile")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "config.yaml"), "w") as handle:

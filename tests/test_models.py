@@ -68,12 +68,6 @@ def subset_runs(tmp_path_factory):
     return runs
 
 
-def test_subsets_cover_what_a_user_can_leave_out():
-    kinds = {frozenset(models) for models in SUBSETS.values()}
-    assert frozenset({"rf", "svc"}) in kinds and frozenset({"nn"}) in kinds and len(kinds) == len(SUBSETS)
-    assert all(frozenset(set(ALL) - {m}) in kinds for m in ALL)
-
-
 @pytest.mark.parametrize("name", SUBSETS)
 def test_subset_runs_end_to_end(subset_runs, name):
     result, _ = subset_runs[name]
