@@ -21,8 +21,8 @@ import pandas as pd
 from normbound import MODELS, PENALTY, config, io
 
 # The columns of each output, in order (documented in the README).
-METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "test_acc", "train_loss",
-                   "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
+METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "train_acc_clean",
+                   "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
                    "spectral_bound", "diverged", "diverged_step"]
 SELECTION_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged", "diverged_step",
                      "selected"]

@@ -25,8 +25,9 @@ def train_baselines(data, seed, models):
         clf = CLASSIFIERS[name](seed).fit(data["X_train"], data["t_train"])
         rows.append(dict(seed=seed, model=name, lam=None, phase="after", selected=False,
                          train_acc=clf.score(data["X_train"], data["t_train"]),
+                         train_acc_clean=clf.score(data["X_train"], data["t_train_clean"]),
                          test_acc=clf.score(data["X_test"], data["t_test"]), diverged=False))
-    return pd.DataFrame(rows, columns=["seed", "model", "lam", "phase", "selected", "train_acc", "test_acc",
+    return pd.DataFrame(rows, columns=["seed", "model", "lam", "phase", "selected", "train_acc", "train_acc_clean", "test_acc",
                                        "diverged"])
 
 

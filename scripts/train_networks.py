@@ -30,7 +30,7 @@ from normbound import config, io
 from normbound.train import Grid, pick_device, train_grid
 from normbound.model import bound_violations
 
-MEASURES = ("train_acc", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
+MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
             "mix_norm", "frob_bound", "spectral_bound")
 
 

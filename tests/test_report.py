@@ -24,7 +24,8 @@ LAMS = {"frob": 0.005, "mix": 0.025}
 
 def network_rows(model, lam, seed, test_acc, selected=False, diverged=False, phase="after"):
     return dict(seed=seed, model=model, lam=lam, phase=phase, selected=selected,
-                notebook_lambda=model == "nn" or LAMS.get(model[3:]) == lam, train_acc=1.0, test_acc=test_acc,
+                notebook_lambda=model == "nn" or LAMS.get(model[3:]) == lam, train_acc=1.0, train_acc_clean=0.98,
+                test_acc=test_acc,
                 grad=0.5, grad_notebook=0.6, mix_norm=2.0, spectral_bound=2.5, frob_bound=3.0, diverged=diverged,
                 diverged_step=7 if diverged else np.nan)
 

@@ -141,7 +141,7 @@ def split_data(X, t, seed: int, test_fraction: float, label_noise: float, valida
     t_train[flipped] *= -1
     mean, std, (X_train, X_test) = normalise(X[train], X[test])
     arrays = dict(
-        X_train=X_train, t_train=t_train, X_test=X_test, t_test=t[test].copy(),
+        X_train=X_train, t_train=t_train, t_train_clean=t[train].copy(), X_test=X_test, t_test=t[test].copy(),
         is_validation=np.arange(n_train) >= n_train - n_val, train_index=train, test_index=test,
     )
     sidecar = dict(

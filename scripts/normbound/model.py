@@ -115,6 +115,10 @@ def measure(W, b, s, data: dict) -> dict[str, np.ndarray]:
             f = forward(W, b, s, data[f"X_{part}"])
             out[f"{part}_acc"] = accuracy(f, data[f"t_{part}"])
             out[f"{part}_loss"] = hinge(f, data[f"t_{part}"])
+            if part == "train" and "t_train_clean" in data:
+                # The training labels are noisy, the test labels clean: this says how much of
+                # a gap between the two accuracies the noise alone explains.
+                out["train_acc_clean"] = accuracy(f, data["t_train_clean"])
         W64, b64, s64, X64 = W.double(), b.double(), s.double(), data["X_test"].double()
         norms = input_gradients(W64, b64, s64, X64).norm(dim=-1)
         out["grad"] = norms.mean(0)

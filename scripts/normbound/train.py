@@ -169,7 +169,8 @@ CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_
 
 def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tensor]:
     """The arrays a trainer needs as tensors (the validation mask as bool)."""
-    out = {k: torch.as_tensor(data[k], dtype=dtype, device=device) for k in ("X_train", "t_train", "X_test", "t_test")}
+    out = {k: torch.as_tensor(data[k], dtype=dtype, device=device)
+           for k in ("X_train", "t_train", "t_train_clean", "X_test", "t_test") if k in data}
     out["is_validation"] = torch.as_tensor(data["is_validation"], dtype=torch.bool, device=device)
     out["X_val"], out["t_val"] = out["X_train"][out["is_validation"]], out["t_train"][out["is_validation"]]
     return out

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On a machine with CUDA: the default study end to end (config.yaml, device: auto) from an
+# empty folder, timed, then every job's wall time from Snakemake's benchmark files. Extra
+# arguments go to snakemake (e.g. --config compile=false). Uses the python on PATH; where
+# snakemake is not installed there, PYTHONPATH must point at it (benchmarks/README: wheels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=$(command -v python3 || command -v python)
+work=$(mktemp -d)
+cp config.yaml "$work/"
+start=$(date +%s%N)
+"$PYTHON" -m snakemake --snakefile workflow/Snakefile --directory "$work" --cores "$(nproc)" --quiet "$@"
+end=$(date +%s%N)
+echo "default study, end to end: $(( (end - start) / 1000000 )) ms ($(nproc) cores, $("$PYTHON" -c 'import torch; print(torch.cuda.get_device_name())'))"
+for tsv in "$work"/results/benchmarks/*/*.tsv; do
+    printf '%-40s %8.2f s\n' "$(basename "$(dirname "$tsv")")/$(basename "$tsv" .tsv)" "$(tail -n 1 "$tsv" | cut -f 1)"
+done
+ls "$work/results/report"
