@@ -15,9 +15,11 @@ much. The default sizes keep the CPU run to a few minutes on 2 cores: 1, 4, 16, 
 seed's grid (29) and 64. On CUDA the sizes are 1, one seed's grid and 1 024 networks, with
 the graph of compiled steps (the default) and of uncompiled ones (no compile cost).
 
-Compilation is timed apart: it is paid once per shape and job, not per step. Training
-times are the training loop's (``TrainResult.seconds``), without the measurements before
-and after.
+Compilation is timed apart, as each shape's first call: it is paid once per shape and
+job, not per step, and is much shorter when torch's on-disk compile cache is warm from an
+earlier run. Training times are the training loop's (``TrainResult.seconds``), without
+the measurements before and after. The load average is recorded: on 2 cores any other
+work slows 2-thread runs (set ``OMP_WAIT_POLICY=PASSIVE`` on a shared machine).
 
 Writes ``benchmarks/<device>.json`` (the report's cost section reads every such file).
 
@@ -74,10 +76,13 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
 
     flush = torch.set_flush_denormal(True)  # as the workflow's training jobs
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_model()}, {torch.get_num_threads()} threads"
-    print(f"{name}, torch {torch.__version__}, {steps} steps, load average {load_before:.2f}")
+    wait_policy = os.environ.get("OMP_WAIT_POLICY")  # PASSIVE: OpenMP threads stop spinning on a busy machine
+    print(f"{name}, torch {torch.__version__}, {steps} steps, load average {load_before:.2f}, "
+          f"OMP_WAIT_POLICY {wait_policy or 'unset'}")
     print("fast path:" if dev.type == "cuda" else f"fast path (denormals flushed to zero: {flush}):", flush=True)
-    scaling = [point(size) for size in sizes]
-    fast = next(p for p in scaling if p["networks"] == len(grid))
+    # One seed's grid first: its first call pays the process's first compile, as a job does.
+    fast = point(len(grid))
+    scaling = sorted([fast, *(point(size) for size in sizes if size != len(grid))], key=lambda p: p["networks"])
     eager_graph = []
     if dev.type == "cuda":
         print("CUDA graph of uncompiled steps:", flush=True)
@@ -86,23 +91,26 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
     torch.set_flush_denormal(False)  # as the notebook runs
     models = NETWORKS[:reference_networks]
     lams = [config["notebook_lambdas"][PENALTY[m]] if m in PENALTY else 0.0 for m in models]
-    reference_seconds = 0.0
+    each = {}
     for model, lam in zip(models, lams):
         start = time.perf_counter()
         train_reference(model, lam, data, 0, hidden, steps, lr, init_scale)
-        reference_seconds += (time.perf_counter() - start) / len(models)
+        each[model] = time.perf_counter() - start
+    reference_seconds = sum(each.values()) / len(each)
     load_after = os.getloadavg()[0]
     ratio = reference_seconds / fast["seconds_per_network"]
     print(f"reference loop (notebook): {reference_seconds:.3f} s per network "
-          f"({', '.join(models)}; CPU, {torch.get_num_threads()} threads, denormals kept)")
+          f"({', '.join(f'{m} {s:.2f} s' for m, s in each.items())}; CPU, {torch.get_num_threads()} threads, "
+          f"denormals kept)")
     print(f"batched fast path:         {fast['seconds_per_network']:.3f} s per network ({len(grid)} networks "
           f"together, {fast['compile_seconds']:.1f} s first call with compile)")
     print(f"ratio:                     {ratio:.1f}x   (load average {load_before:.2f} before, {load_after:.2f} after)")
     return dict(device=dev.type, device_name=name, cpu=cpu_model(), threads=torch.get_num_threads(),
+                omp_wait_policy=wait_policy,
                 torch=torch.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 load_average=[load_before, load_after], steps=steps, networks=len(grid),
                 unroll=CUDA_UNROLL if dev.type == "cuda" else 1, fast_flush_denormal=bool(flush),
-                reference_networks=len(models), reference_lambdas=lams, reference_flush_denormal=False,
+                reference_networks=len(models), reference_lambdas=lams, reference_seconds=each, reference_flush_denormal=False,
                 reference_seconds_per_network=reference_seconds,
                 fast_seconds_per_network=fast["seconds_per_network"], compile_seconds=fast["compile_seconds"],
                 ratio=ratio, scaling_steps=steps, scaling=scaling,
