@@ -48,6 +48,8 @@ def hostile_study(tmp_path_factory):
 
 
 MUNGED_PID = "/run/munge/munged.pid"
+# What cluster.sh may start (other processes on the machine may start meanwhile).
+CLUSTER_DAEMONS = {"munged", "mariadbd", "slurmdbd", "slurmctld", "slurmscriptd", "slurmd"}
 
 
 def start_munged() -> int:
@@ -62,7 +64,7 @@ def start_munged() -> int:
 @pytest.fixture(scope="session")
 def cluster():
     """tests/slurm/cluster.sh's single-node SLURM cluster for the session, and what it
-    started: ``started`` (pid -> name of the processes the start added) and ``munged``
+    started: ``started`` (pid -> name of the daemons the start added) and ``munged``
     (the pid of a munged that ran before, as on a SLURM host, started here when none did:
     cluster.sh must use it and leave it running)."""
     for program in SLURM_PROGRAMS:
@@ -76,7 +78,8 @@ def cluster():
     try:
         started = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=180)
         assert started.returncode == 0, f"cluster.sh start failed:\n{started.stderr}"
-        yield dict(munged=munged, started={pid: name for pid, name in processes().items() if pid not in before})
+        yield dict(munged=munged, started={pid: name for pid, name in processes().items()
+                                           if pid not in before and name in CLUSTER_DAEMONS})
     finally:
         stopped = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=120)
         if ours:

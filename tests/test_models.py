@@ -19,13 +19,14 @@ pytestmark = pytest.mark.slow
 # Every model, in the order tables list them.
 ALL = ["rf", "svc", "nn", "nn_frob", "nn_mix"]
 # The subsets that take a different path somewhere: no networks, no baselines, networks
-# without a penalty, one penalty alone, and every model but one.
+# without a penalty, one penalty alone, and every model but one. Leaving out rf or svc,
+# nn_frob or nn_mix takes the same path (the code treats each pair alike): one of each.
 SUBSETS = {
     "baselines": ["rf", "svc"],
     "nn": ["nn"],
     "nn_frob": ["nn_frob"],
     "no_penalty": ["rf", "svc", "nn"],
-    **{f"all_but_{left_out}": [m for m in ALL if m != left_out] for left_out in ALL},
+    **{f"all_but_{left_out}": [m for m in ALL if m != left_out] for left_out in ("svc", "nn", "nn_mix")},
 }
 LABEL = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}
 

@@ -31,7 +31,7 @@ import pandas as pd
 import prepare_data
 import pytest
 import train_networks
-from helpers import REPO, differing_files, result_files, run_workflow, workflow_command, write_config
+from helpers import REPO, differing_files, processes, result_files, run_workflow, workflow_command, write_config
 from normbound import io, plots
 
 # Python runs sitecustomize at start-up: put on PYTHONPATH, this cuts the second file a
@@ -101,6 +101,19 @@ def mount(folder, options):
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
+def kill_the_rest(marker) -> None:
+    """SIGKILL every process whose environment holds ``marker`` (the killed run's, which
+    only its processes inherit): what a power cut stops, outside the run's process group."""
+    for pid in processes():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                inherited = marker.encode() in handle.read().split(b"\0")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if inherited:
+            os.kill(pid, signal.SIGKILL)
+
+
 def used(folder) -> int:
     stat = os.statvfs(folder)
     return (stat.f_blocks - stat.f_bfree) * stat.f_frsize
@@ -133,8 +146,12 @@ def faults(small_study, tmp_path_factory):
     try:
         env = {**os.environ, "PYTHONPATH": str(hook), "NORMBOUND_KILL_FOLDER": str(results / "seed0"),
                "NORMBOUND_KILL_MARK": str(mark)}
-        killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, capture_output=True,
-                                text=True, timeout=900)
+        # Output to a file, not a pipe: the pipe would stay open as long as any process of
+        # the run lives, and torch's compile workers run in a session of their own.
+        with open(root / "killed_run.log", "w") as log:
+            killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, stdout=log,
+                                    stderr=subprocess.STDOUT, timeout=900)
+        kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
                               outputs=[n for n in TRAINING_OUTPUTS if (results / "seed0" / n).exists()],
                               different=compared(results, reference)[1])
