@@ -22,18 +22,13 @@ By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --netw
 import argparse
 import os
 
-# Before torch loads OpenMP: idle threads sleep instead of spinning. With the default
-# (spinning) policy, two threads per job on a 2-core machine that is busy with anything
-# else slowed 29 networks × 1000 steps from 2.3 s to 35 s; passive waiting kept it at 2.7 s.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import pandas as pd
+import torch
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from normbound import config, io  # noqa: E402
-from normbound.train import Grid, pick_device, train_grid  # noqa: E402
-from normbound.model import bound_violations  # noqa: E402
+from normbound import config, io
+from normbound.train import Grid, pick_device, train_grid
+from normbound.model import bound_violations
 
 MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
             "mix_norm", "frob_bound", "spectral_bound")
