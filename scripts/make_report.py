@@ -338,11 +338,6 @@ def environment(fmt: str, templates: str) -> jinja2.Environment:
 
 
 # --------------------------------------------------------------------------- data for the templates
-# Summarised in the tables' CSV files, quoted in the words, left out of the printed tables,
-# which are a page wide already.
-PROSE_ONLY = ("train_acc_clean",)
-
-
 def comparison_view(table: pd.DataFrame) -> dict:
     """A comparison table (see :func:`tables.comparison_table`) as rows of cells; a row
     with ``per_lambda`` summarises the seeds that chose one λ, below its model's row."""
@@ -352,10 +347,9 @@ def comparison_view(table: pd.DataFrame) -> dict:
         cells = part.to_dict("records")
         rows.append(dict(model=first["model"], label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
                          per_lambda=bool(first["per_lambda"]), n=int(part["n"].max()),
-                         n_diverged=int(first["n_diverged"]), value={c["metric"]: c["mean"] for c in cells},
-                         cells=[c for c in cells if c["metric"] not in PROSE_ONLY]))
+                         n_diverged=int(first["n_diverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
-    return dict(rows=rows, metrics=[m for m in dict.fromkeys(table["metric"]) if m not in PROSE_ONLY], has_reference=bool(table["notebook"].notna().any()),
+    return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
                 n_diverged=sum(r["n_diverged"] for r in models), per_lambda=len(models) < len(rows),
                 # Models whose mean test accuracy exceeds their training accuracy (the words explain why).
                 test_above_train=[r for r in models if r["value"]["test_acc"] > r["value"]["train_acc"]])

@@ -39,7 +39,7 @@ from normbound.summary import paired_difference, summary_by
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
-METRICS = ("train_acc", "train_acc_clean", "test_acc", "grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound")
+METRICS = ("train_acc", "test_acc", "grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound")
 # Quantities of the weights: their mean over networks trained with different λ means nothing.
 PER_LAMBDA = ("grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound")
 # The column of report/notebook_reference.yaml that each metric is compared with; the
