@@ -71,6 +71,11 @@ def cluster():
         require_program(program, SLURM_INSTALL)
     if os.geteuid() != 0:
         pytest.skip("the test cluster's daemons need root (run the tests as root, as CI does)")
+    # The session stops the cluster at its end: one that runs already is someone else's.
+    running = {"slurmctld", "slurmd", "slurmdbd"} & set(processes().values())
+    if running:
+        pytest.fail(f"SLURM daemons run already ({', '.join(sorted(running))}): another test session's "
+                    "cluster? This session would stop it; run tests/slurm/cluster.sh stop when it is done")
     ours = None if "munged" in processes().values() else start_munged()
     with open(MUNGED_PID) as handle:
         munged = int(handle.read())
