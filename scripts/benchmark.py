@@ -31,7 +31,6 @@ import argparse
 import datetime
 import importlib.util
 import os
-import platform
 import time
 
 import torch
@@ -39,12 +38,6 @@ import torch
 from normbound import NETWORKS, PENALTY, config as study_config, io
 from normbound.data import load_dataset, split_data
 from normbound.train import CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
-                    platform.processor())
 
 
 def scaled_grid(grid: Grid, size: int) -> Grid:
@@ -75,7 +68,7 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
                     compile_seconds=compile_seconds)
 
     flush = torch.set_flush_denormal(True)  # as the workflow's training jobs
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_model()}, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{io.cpu_model()}, {torch.get_num_threads()} threads"
     wait_policy = os.environ.get("OMP_WAIT_POLICY")  # PASSIVE: OpenMP threads stop spinning on a busy machine
     print(f"{name}, torch {torch.__version__}, {steps} steps, load average {load_before:.2f}, "
           f"OMP_WAIT_POLICY {wait_policy or 'unset'}")
@@ -105,7 +98,7 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
     print(f"batched fast path:         {fast['seconds_per_network']:.3f} s per network ({len(grid)} networks "
           f"together, {fast['compile_seconds']:.1f} s first call with compile)")
     print(f"ratio:                     {ratio:.1f}x   (load average {load_before:.2f} before, {load_after:.2f} after)")
-    return dict(device=dev.type, device_name=name, cpu=cpu_model(), threads=torch.get_num_threads(),
+    return dict(device=dev.type, device_name=name, cpu=io.cpu_model(), threads=torch.get_num_threads(),
                 omp_wait_policy=wait_policy,
                 torch=torch.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 load_average=[load_before, load_after], steps=steps, networks=len(grid),

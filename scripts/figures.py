@@ -246,7 +246,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     study = load_study(args.metrics, args.selection, args.curves,
                        config.load_config(args.config, args.schema)["notebook_lambdas"])
-    plots.draw(FIGURES, {n: (f"{args.outdir}/{n}.pdf", f"{args.outdir}/{n}.png") for n in args.only}, study)
+    plots.draw(FIGURES, plots.files_in(args.outdir, args.only), study)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ import equations
 from normbound import PENALTY
 from normbound import config as study_config
 from normbound import io
+from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
 from normbound.summary import BOOTSTRAP_RESAMPLES
 
@@ -419,11 +420,9 @@ def hardware() -> dict:
     """The machine that rendered the report (CPU model, cores, memory, GPU)."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
+    cpu = io.cpu_model()
     memory = ""
     try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
         with open("/proc/meminfo") as handle:
             kib = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal"))
             memory = f"{kib / 2**20:.1f} GiB"
@@ -543,7 +542,7 @@ def main(argv=None):
     def found(folder, ext):
         return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, f"*.{ext}")))
 
-    pairs = lambda folder: {n: (f"{folder}/{n}.pdf", f"{folder}/{n}.png") for n in found(folder, "png")}  # noqa: E731
+    pairs = lambda folder: files_in(folder, found(folder, "png"))  # noqa: E731
     make_report({n: f"{args.tables}/{n}.csv" for n in found(args.tables, "csv")}, pairs(args.figures),
                 {n: f"{args.theory}/{n}.json" for n in found(args.theory, "json")}, pairs(args.theory),
                 study_config.load_config(args.config, args.schema), args.templates, args.benchmarks,

@@ -318,7 +318,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     args = parser.parse_args(argv)
     io.setup_logging()
-    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in FIGURES}
+    figures = plots.files_in(args.figdir, FIGURES)
     theory_bounds(args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
 
 

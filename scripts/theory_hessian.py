@@ -303,7 +303,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
     args = parser.parse_args(argv)
     io.setup_logging()
-    figures = {n: (f"{args.figdir}/{n}.pdf", f"{args.figdir}/{n}.png") for n in FIGURES}
+    figures = plots.files_in(args.figdir, FIGURES)
     theory_hessian(args.dataset, args.target, args.json, figures, args.seed)
 
 

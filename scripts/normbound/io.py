@@ -41,6 +41,18 @@ def write_npz(path: str, arrays: dict) -> None:
     write_atomically(path, lambda tmp: np.savez(tmp, **arrays))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), for the provenance of a timing."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                        platform.processor() or platform.machine())
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
 def setup_logging(log_path: str | None = None) -> None:
     """Log to ``log_path`` (Snakemake's ``log:``) or to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",

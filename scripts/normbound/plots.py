@@ -46,6 +46,11 @@ def save(fig, pdf: str, png: str) -> None:
     plt.close(fig)
 
 
+def files_in(folder: str, names) -> dict:
+    """``{name: (pdf, png)}`` for figures ``names`` in ``folder`` (scripts run by hand)."""
+    return {name: (f"{folder}/{name}.pdf", f"{folder}/{name}.png") for name in names}
+
+
 def outputs(files) -> dict:
     """``{name: (pdf, png)}`` from a rule's named outputs ``<name>_pdf``, ``<name>_png``."""
     keys = [key for key in files.keys() if key.endswith("_pdf")]
