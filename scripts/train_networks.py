@@ -20,6 +20,7 @@ By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --netw
 """
 
 import argparse
+import logging
 import os
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 import torch
 
 from normbound import config, io
-from normbound.train import Grid, pick_device, train_grid
+from normbound.train import Grid, NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
 MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
@@ -127,9 +128,14 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
-            snakemake.params.settings, snakemake.threads)
-    else:
-        main()
+    try:
+        if "snakemake" in globals():
+            io.setup_logging(snakemake.log[0])
+            run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
+                snakemake.params.settings, snakemake.threads)
+        else:
+            main()
+    except NoCudaError as err:
+        # A setting that does not fit the machine, not a bug: one line, no stack trace.
+        logging.getLogger("normbound").error("%s", err)
+        raise SystemExit(f"NoCudaError: {err}") from None
