@@ -176,17 +176,25 @@ def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tenso
     return out
 
 
-def step_ranges(steps: int, curve_every: int, unroll: int) -> list[tuple[int, int]]:
-    """The calls of the K-step function: ``(start, stop)`` ranges of steps (step k is
-    ``start < k <= stop``) that end at every curve point and at the last step. K is the
-    largest divisor of ``curve_every`` up to ``unroll`` (``unroll`` itself without
-    curves), so every range is K long except perhaps the last: at most two shapes to
-    compile or capture."""
-    K = max(d for d in range(1, unroll + 1) if curve_every % d == 0) if curve_every else unroll
-    ends = [*range(curve_every, steps, curve_every), steps] if curve_every else [steps]
+def curve_steps(steps: int, curve_every: int) -> list[int]:
+    """The steps at which curves are recorded: every ``curve_every`` steps and the last,
+    and before the first of those a 1-2-5 sequence (1, 2, 5, 10, 20, 50, ...). On a
+    logarithmic step axis the first ``curve_every`` steps, where a network moves most,
+    would otherwise be a single point. No curves for ``curve_every`` 0."""
+    if not curve_every:
+        return []
+    early = {m * 10**e for e in range(len(str(curve_every))) for m in (1, 2, 5)}
+    return sorted({k for k in early if k < min(curve_every, steps)} | {*range(curve_every, steps, curve_every), steps})
+
+
+def step_ranges(steps: int, ends: list[int], unroll: int) -> list[tuple[int, int]]:
+    """The calls of the K-step function: ``(start, stop)`` ranges of at most ``unroll``
+    steps (step k is ``start < k <= stop``) that end at every step of ``ends`` and at the
+    last step. Between two ends the ranges are ``unroll`` long but the last, so there are
+    few lengths to compile or capture."""
     ranges, start = [], 0
-    for end in ends:
-        ranges += [(k, min(k + K, end)) for k in range(start, end, K)]
+    for end in sorted({*ends, steps}):
+        ranges += [(k, min(k + unroll, end)) for k in range(start, end, unroll)]
         start = end
     return ranges
 
@@ -241,8 +249,7 @@ def train_grid(
     about a millisecond of arithmetic, and K = 10 saved only the call overhead, about 60 µs
     a step, while compiling took 1-7 s longer per job (measured on this project's 2-core
     machine). Any K gives bit-identical weights on the CPU: the same operations run in the
-    same order. Curves are measured between calls, every ``curve_every`` steps and at the
-    last.
+    same order. Curves are measured between calls, at the steps of :func:`curve_steps`.
     """
     dev = torch.device(device)
     tensors = to_tensors(data, dev, dtype)
@@ -285,9 +292,10 @@ def train_grid(
     # tests, the benchmark) would otherwise pass dynamo's limit of 8 and run eagerly.
     # Eager runs skip it: importing dynamo alone takes seconds.
     with torch._dynamo.config.patch(recompile_limit=64) if compile_step else contextlib.nullcontext():
-        for first, k in step_ranges(steps, curve_every, unroll or (CUDA_UNROLL if dev.type == "cuda" else 1)):
+        logged = curve_steps(steps, curve_every)
+        for first, k in step_ranges(steps, logged, unroll or (CUDA_UNROLL if dev.type == "cuda" else 1)):
             objective = advance(schedule[first:k])
-            if curve_every and (k % curve_every == 0 or k == steps):
+            if k in logged:
                 record(k, objective)
             now = time.perf_counter()
             if now - last_report >= progress_seconds:
