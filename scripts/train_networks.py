@@ -45,7 +45,7 @@ def study_grid(models, lambdas) -> Grid:
 
 
 def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve_every, device,
-               batch_size, compile, threads=None):
+               batch_size, compile, lr_schedule="constant", threads=None):
     """Train and measure; returns ``(networks, validation, curves, weights)``."""
     if threads:
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
@@ -59,7 +59,7 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     rows, curves, weights = [], [], {"W": [], "b": []}
     for chunk in grid.chunks(batch_size):
         result = train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
-                            curve_every, compile_step, progress_seconds=20)
+                            curve_every, compile_step, progress_seconds=20, lr_schedule=lr_schedule)
         diverged = result.diverged_step >= 0
         for phase, m in (("before", result.before), ("after", result.after)):
             ok = {k: np.where(diverged, np.nan, v) for k, v in m.items()} if phase == "after" else m

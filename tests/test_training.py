@@ -89,6 +89,17 @@ def test_every_network_equals_its_twin_over_200_steps_in_float64(seed0, compile_
     assert torch.equal(four.W, one.W) and torch.equal(four.b, one.b)
 
 
+def test_cosine_learning_rate_follows_its_twin_under_lambdalr(seed0):
+    """``lr_schedule: cosine`` is torch's ``LambdaLR`` with the same factor: each network
+    follows its reference twin in float64, and the decay really changes the training."""
+    grid = Grid(["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025], ["train"] * 3)
+    cosine = train_grid(grid, seed0, 0, 100, 200, 0.01, dtype=torch.float64, lr_schedule="cosine")
+    worst = max_difference(grid, cosine, seed0, torch.float64, 200, lr_schedule="cosine")
+    assert max(worst.values()) <= 1e-9, worst
+    constant = train_grid(grid, seed0, 0, 100, 200, 0.01, dtype=torch.float64)
+    assert (cosine.W - constant.W).abs().max() > 1e-3
+
+
 def test_unregularised_and_frobenius_equal_their_twins_over_200_steps_in_float32(seed0):
     """In float32 the smooth penalties follow their twins; the mixed norm's penalty has a
     jump at W_ij = 0, where float32 rounding can flip a weight's sign (see README,

@@ -94,11 +94,23 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8)
     p.add_(-step_size * m / (v.sqrt() / bias2_sqrt + eps))
 
 
-def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)) -> torch.Tensor:
-    """Row k-1 holds step k's ``lr / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
-    in Python floats as ``torch.optim.Adam`` does; made once, so the training loop copies
-    nothing to the device and a compiled step is not recompiled for every k."""
-    rows = [[lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
+# Learning-rate schedules: the factor on ``lr`` at step k + 1 of ``steps``. ``constant`` is
+# the notebook's; ``cosine`` decays to 0 by the last step, for the penalised objectives that
+# a constant rate leaves unsettled (the report's notes on convergence measure it).
+LR_SCHEDULES = {
+    "constant": lambda k, steps: 1.0,
+    "cosine": lambda k, steps: 0.5 * (1 + math.cos(math.pi * k / steps)),
+}
+
+
+def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999),
+                  lr_schedule: str = "constant") -> torch.Tensor:
+    """Row k-1 holds step k's ``lr_k / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
+    in Python floats as ``torch.optim.Adam`` under ``LambdaLR(LR_SCHEDULES[lr_schedule])``
+    does; made once, so the training loop copies nothing to the device and a compiled step
+    is not recompiled for every k."""
+    factor = LR_SCHEDULES[lr_schedule]
+    rows = [[lr * factor(k - 1, steps) / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
@@ -232,7 +244,7 @@ def captured(fn, args: tuple, first_bad: torch.Tensor, rows: torch.Tensor):
 def train_grid(
     grid: Grid, data: dict, seed: int, hidden: int, steps: int, lr: float, init_scale: float = 0.1,
     device: str = "cpu", curve_every: int = 0, compile_step: bool = False, progress_seconds: float = 30.0,
-    dtype=torch.float32, unroll: int | None = None,
+    dtype=torch.float32, unroll: int | None = None, lr_schedule: str = "constant",
 ) -> TrainResult:
     """Train every network of ``grid`` together, as one batched tensor program.
 
@@ -275,7 +287,7 @@ def train_grid(
         def advance(rows):
             return fn(*args, rows, first_bad)
 
-    schedule = adam_schedule(steps, lr, dev, dtype)
+    schedule = adam_schedule(steps, lr, dev, dtype, lr_schedule=lr_schedule)
     curves = []
 
     def record(k, objective):
@@ -333,23 +345,26 @@ class ReferenceNetwork(torch.nn.Module):
         lam_frob, lam_mix = (torch.tensor(x, dtype=W.dtype) for x in (self.lam_frob, self.lam_mix))
         return torch.clamp(1 - self(X) * t, min=0).mean() + penalty(W, lam_frob, lam_mix)
 
-    def fit(self, X, t, steps, lr=0.01):
+    def fit(self, X, t, steps, lr=0.01, lr_schedule="constant"):
         optimiser = torch.optim.Adam(self.parameters(), lr=lr)
+        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: LR_SCHEDULES[lr_schedule](k, steps))
         for _ in range(steps):
             optimiser.zero_grad()
             self.objective(X, t).backward()
             optimiser.step()
+            decay.step()
         return self
 
 
 def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, steps: int,
-                    lr: float, init_scale: float = 0.1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+                    lr: float, init_scale: float = 0.1, dtype=torch.float32,
+                    lr_schedule: str = "constant") -> tuple[torch.Tensor, torch.Tensor]:
     """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
     X = torch.as_tensor(data["X_train"], dtype=dtype)
     t = torch.as_tensor(data["t_train"], dtype=dtype)
     net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale,
                            lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0).to(dtype)
-    net.fit(X, t, steps, lr)
+    net.fit(X, t, steps, lr, lr_schedule)
     return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
 
 

@@ -54,8 +54,8 @@ THEORY_FIGURE_NAMES = {
 STAGE_KEYS = {
     "data": ("dataset", "label_noise", "test_fraction", "validation_fraction"),
     "baselines": ("models",),
-    "networks": ("models", "hidden", "init_scale", "lr", "steps", "lambdas", "curve_every", "device",
-                 "batch_size", "compile"),
+    "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
+                 "device", "batch_size", "compile"),
 }
 # The notebook's settings (report/notebook_reference.yaml): a change reruns the tables.
 with open(os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml")) as _handle:
