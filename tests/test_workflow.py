@@ -42,7 +42,7 @@ def test_dry_run_lists_the_whole_default_study():
     counts = job_counts(result.stdout + result.stderr)
     for rule in ("prepare_data", "train_baselines", "train_networks"):
         assert counts.get(rule) == 10, (rule, counts)
-    for rule in ("aggregate", "theory_hessian", "theory_bounds", "tables", "figures", "report", "all"):
+    for rule in ("aggregate", "theory_hessian", "theory_random", "theory_bounds", "tables", "figures", "report", "all"):
         assert counts.get(rule) == 1, (rule, counts)
 
 
