@@ -13,8 +13,9 @@ Grad (mean ‖∂f/∂x‖ over inputs) / ‖W‖_Mix, ‖W‖_Mix / (√h ‖W�
 exact pattern maximum by enumeration; for wide networks a lower bound on it by ascent.
 Writes a JSON of results and two figures (PDF and PNG each).
 
-By hand:  python scripts/theory_bounds.py --metrics results/metrics.csv \\
-              --weights results/seed0/weights.npz --seeds 0 --json exercise2.json --figdir figures
+By hand:  python scripts/theory_bounds.py --networks results/noise0.04_h100_steps10000/seed0/networks.csv \\
+              --weights results/noise0.04_h100_steps10000/seed0/weights.npz --seeds 0 \\
+              --json exercise2.json --figdir figures
 """
 
 import argparse
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import NETWORKS, io, plots
+from normbound import io, plots
 from normbound.model import (BOUND_RTOL, bound_violations, frobenius_bound, input_gradients, mixed_norm,
                              output_signs, spectral_bound)
 
@@ -158,13 +159,15 @@ def random_study(seed=0):
     return add_ratios(pd.DataFrame(rows))
 
 
-def trained_study(metrics_path, weights_paths, seeds, seed=0):
-    """The study's networks on the whole training set: their metrics rows (before and after
-    training), plus the pattern ascent on the trained weights. One row per network and phase.
-    ``seeds[i]`` is the seed of ``weights_paths[i]``. A network is found by (seed, model, λ):
-    λ is the same float in both files (written from the config, read back exactly)."""
-    metrics = pd.read_csv(metrics_path)
-    metrics = metrics[metrics.model.isin(NETWORKS) & ~metrics.diverged.astype(bool)].copy()
+def trained_study(networks_paths, weights_paths, seeds, seed=0):
+    """The study's networks on the whole training set: their rows of the training jobs'
+    ``networks.csv`` (before and after training), plus the pattern ascent on the trained
+    weights. One row per network and phase. ``seeds[i]`` is the seed of
+    ``weights_paths[i]``. A network is found by (seed, model, λ): λ is the same float in
+    both files (written from the config, read back exactly)."""
+    metrics = pd.concat([pd.read_csv(path) for path in networks_paths] or [pd.DataFrame(columns=MEASURED)],
+                        ignore_index=True)
+    metrics = metrics[~metrics.diverged.astype(bool)].copy()
     gen = torch.Generator().manual_seed(seed)
     found = [pd.DataFrame(columns=["seed", "model", "lam", "phase", "pattern_search"])]
     for path, weights_seed in zip(weights_paths, seeds, strict=True):
@@ -182,6 +185,10 @@ def trained_study(metrics_path, weights_paths, seeds, seed=0):
     if bad:
         raise RuntimeError("bound chain violated on trained networks:\n" + "\n".join(bad))
     return add_ratios(table)
+
+
+# The columns of a training job's networks.csv that the trained networks' rows use.
+MEASURED = ["seed", "model", "lam", "phase", "grad", "grad_max", "mix_norm", "frob_bound", "spectral_bound", "diverged"]
 
 
 def add_ratios(table):
@@ -289,12 +296,12 @@ def plot_gap(random):
     return fig
 
 
-def theory_bounds(metrics_path, weights_paths, seeds, json_path, figures, seed=0, threads=1):
+def theory_bounds(networks_paths, weights_paths, seeds, json_path, figures, seed=0, threads=1):
     """Run every measurement of exercise 2; write ``json_path`` and ``figures``
     (name -> (pdf, png))."""
     torch.set_num_threads(threads)
     random = random_study(seed)
-    trained = trained_study(metrics_path, weights_paths, seeds, seed)
+    trained = trained_study(networks_paths, weights_paths, seeds, seed)
     plots.draw({"bound_ratios": lambda: plot_ratios(random, trained), "pattern_gap": lambda: plot_gap(random)},
                figures)
     result = dict(
@@ -309,8 +316,8 @@ def theory_bounds(metrics_path, weights_paths, seeds, json_path, figures, seed=0
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metrics", required=True, help="the study's results/metrics.csv")
-    parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed")
+    parser.add_argument("--networks", nargs="*", default=[], help="networks.csv of each seed (one cell)")
+    parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed, in the same order")
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="the seed of each weights file, in order")
     parser.add_argument("--json", required=True, help="output: results as JSON")
     parser.add_argument("--figdir", required=True, help="output folder for the figures")
@@ -319,13 +326,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     io.setup_logging()
     figures = plots.files_in(args.figdir, FIGURES)
-    theory_bounds(args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
+    theory_bounds(args.networks, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        theory_bounds(snakemake.input.metrics, snakemake.input.weights, snakemake.params.seeds, snakemake.output.json,
+        theory_bounds(snakemake.input.networks, snakemake.input.weights, snakemake.params.seeds, snakemake.output.json,
                       plots.outputs(snakemake.output), threads=snakemake.threads)
     else:
         main()

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
-                     SLURM_INSTALL, SLURM_PROGRAMS, can_start_cluster, processes, require_program, run_on_cluster,
-                     run_workflow, write_config, write_dataset_csv)
+                     SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
+                     run_on_cluster, run_workflow, write_config, write_dataset_csv)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -45,6 +45,16 @@ def hostile_study(tmp_path_factory):
                  dataset={"source": str(csv), "target": HOSTILE_TARGET, "name": HOSTILE_DATASET})
     run_workflow(workdir)
     return workdir / "results"
+
+
+@pytest.fixture(scope="session")
+def sweep_study(tmp_path_factory):
+    """One complete run on SWEEP_CONFIG (two label-noise rates × two widths, the report and,
+    with LaTeX, its PDF included); the folder it ran in."""
+    workdir = tmp_path_factory.mktemp("sweep_study")
+    write_config(workdir, base=SWEEP_CONFIG)
+    run_workflow(workdir)
+    return workdir
 
 
 MUNGED_PID = "/run/munge/munged.pid"

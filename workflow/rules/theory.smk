@@ -28,9 +28,11 @@ rule theory_hessian:
 
 rule theory_bounds:
     """Exercise 2: the bound chain's ratios on random weight families and on every trained
-    network; the exact maximum over activation patterns for small widths."""
+    network of the report's cell; the exact maximum over activation patterns for small
+    widths."""
     input:
-        metrics=rules.aggregate.output.metrics,
+        # The report's cell alone, not results/metrics.csv: a new sweep cell leaves it be.
+        networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
         weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
     output:
         json=f"{THEORY}/exercise2.json",
