@@ -28,13 +28,13 @@ import pandas as pd
 from normbound import MODELS, PENALTY, SWEEP_AXES, config, io
 
 # The columns of each output, in order (documented in the README).
-METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "train_acc_clean",
-                   "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
-                   "spectral_bound", "diverged", "diverged_step"]
-SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged", "diverged_step",
-                     "selected"]
-CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
-                  "test_acc", "grad", "mix_norm", "frob_bound"]
+METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc",
+                   "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
+                   "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step"]
+SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged",
+                     "diverged_step", "selected"]
+CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss",
+                  "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
 RANK = {**{m: i for i, m in enumerate(MODELS)}, "before": 0, "after": 1}
 
@@ -51,7 +51,8 @@ def join(files, keys, columns, notebook_lambdas):
     frame["notebook_lambda"] = [model == "nn" or (model in PENALTY and lam == notebook_lambdas[PENALTY[model]])
                                 for model, lam in zip(frame["model"], frame["lam"])]
     by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
-    return frame.sort_values([*SWEEP_AXES, *keys], key=by_rank, kind="stable").reset_index(drop=True).reindex(columns=columns)
+    frame = frame.sort_values([*SWEEP_AXES, *keys], key=by_rank, kind="stable")
+    return frame.reset_index(drop=True).reindex(columns=columns)
 
 
 def tagged(paths, cells):

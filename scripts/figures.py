@@ -295,7 +295,8 @@ def sweep_width_ratio(study: Study):
     part = along(study.sweep[study.sweep["metric"] == "mix_over_frob"], "hidden", study.cell)
     fig, ax = plt.subplots(figsize=(0.7 * WIDTH, 3.8))
     widths = np.geomspace(part["hidden"].min(), part["hidden"].max(), 50)
-    ax.plot(widths, np.ones_like(widths), color="k", lw=1, label=r"worst case: $\|W\|_\mathrm{Mix} = \sqrt{h}\,\|W\|_F$")
+    ax.plot(widths, np.ones_like(widths), color="k", lw=1,
+            label=r"worst case: $\|W\|_\mathrm{Mix} = \sqrt{h}\,\|W\|_F$")
     ax.plot(widths, 1 / np.sqrt(widths), color="k", lw=1, ls=":", label=r"least possible: $1/\sqrt{h}$")
     for model in NETWORKS:
         line = part[(part["model"] == model) & (part["phase"] == "after")].sort_values("hidden")

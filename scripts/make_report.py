@@ -405,8 +405,9 @@ def sweep_view(table: pd.DataFrame, cell: dict) -> dict:
     axes = [dict(key=key, levels=sorted(table[key].unique())) for key in SWEEP_AXES if table[key].nunique() > 1]
     # Along h (the other keys at the cell's values): each network's ratio at the smallest and largest width.
     ratio = along(after[after["metric"] == "mix_over_frob"], "hidden", cell).sort_values("hidden")
-    width = [dict(label=LABELS[m], first=line.iloc[0].to_dict(), last=line.iloc[-1].to_dict())
-             for m in NETWORKS for line in [ratio[ratio["model"] == m]] if len(line) > 1]
+    lines = {model: ratio[ratio["model"] == model] for model in NETWORKS}
+    width = [dict(label=LABELS[model], first=line.iloc[0].to_dict(), last=line.iloc[-1].to_dict())
+             for model, line in lines.items() if len(line) > 1]
     return dict(axes=axes, cell=cell, rows=rows, columns=columns, width=width,
                 accuracy=sum(c["metric"] == "test_acc" for c in columns), seeds=int(after["n"].max()))
 

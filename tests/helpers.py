@@ -361,10 +361,13 @@ def render(results, config, outdir):
     results, outdir = os.fspath(results), os.fspath(outdir)
     table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")
     html, tex = os.path.join(outdir, "report.html"), os.path.join(outdir, "report.tex")
+    # The figures the study drew; those whose names start with "sweep" go to the sweep section.
+    drawn = {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES
+             if os.path.exists(os.path.join(figure_dir, f"{n}.png"))}
+    sweep = {n: drawn.pop(n) for n in list(drawn) if n.startswith("sweep")}
     make_report.make_report(
-        {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))},
-        {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES},
-        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex)
+        {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))}, drawn,
+        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex, sweep)
     return html, tex
 
 

@@ -154,7 +154,8 @@ def faults(small_study, tmp_path_factory):
                                     stderr=subprocess.STDOUT, timeout=900)
         kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
-                              outputs=[n for n in TRAINING_OUTPUTS if os.path.exists(os.path.join(seed_folder(results, 0), n))],
+                              outputs=[n for n in TRAINING_OUTPUTS
+                                       if os.path.exists(os.path.join(seed_folder(results, 0), n))],
                               different=compared(results, reference)[1])
 
         stages["locked"] = readme_command(workdir)

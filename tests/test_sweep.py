@@ -15,6 +15,7 @@ from helpers import (LATEX_INSTALL, SCHEMA, SMALL_CONFIG, SWEEP_CONFIG, Page, co
 import figures
 from normbound import MODELS, NETWORKS, SWEEP_AXES
 from normbound.config import check
+from normbound.summary import in_cell
 
 # The sweep's cells, as (label_noise, hidden, steps).
 CELLS = list(itertools.product(SWEEP_CONFIG["label_noise"], SWEEP_CONFIG["hidden"], [SWEEP_CONFIG["steps"]]))
@@ -35,7 +36,7 @@ def sections(page) -> list:
 
 def cell_rows(table, cell) -> pd.DataFrame:
     """The rows of ``table`` in ``cell`` (label_noise, hidden, steps)."""
-    return table[(table[list(SWEEP_AXES)] == cell).all(axis=1)]
+    return in_cell(table, dict(zip(SWEEP_AXES, cell)))
 
 
 def test_a_large_sweep_runs_when_confirmed():

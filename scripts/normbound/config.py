@@ -132,7 +132,8 @@ def swept(config: dict) -> list:
 def cells(config: dict) -> list:
     """Every study cell (one value of each sweep axis, ``{key: value}``), the lists'
     orders kept: the first cell holds the first value of each list."""
-    return [dict(zip(SWEEP_AXES, values)) for values in itertools.product(*(axis_values(config, k) for k in SWEEP_AXES))]
+    lists = [axis_values(config, key) for key in SWEEP_AXES]
+    return [dict(zip(SWEEP_AXES, values)) for values in itertools.product(*lists)]
 
 
 def cell_config(config: dict, cell: dict | None = None) -> dict:
