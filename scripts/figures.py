@@ -293,7 +293,7 @@ def sweep_width_ratio(study: Study):
     seeds), after training and at the initialisation, beside the theory's range: at most 1
     (the worst case of ‖W‖_Mix ≤ √h‖W‖_F, where it is tight) and at least 1/√h."""
     part = along(study.sweep[study.sweep["metric"] == "mix_over_frob"], "hidden", study.cell)
-    fig, ax = plt.subplots(figsize=(0.7 * WIDTH, 3.8))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
     widths = np.geomspace(part["hidden"].min(), part["hidden"].max(), 50)
     ax.plot(widths, np.ones_like(widths), color="k", lw=1,
             label=r"worst case: $\|W\|_\mathrm{Mix} = \sqrt{h}\,\|W\|_F$")
@@ -312,7 +312,7 @@ def sweep_width_ratio(study: Study):
     plain_log(ax)
     ax.set(xlabel=AXIS_LABELS["hidden"], ylabel=r"$\|W\|_\mathrm{Mix} / (\sqrt{h}\,\|W\|_F)$",
            title=f"{elsewhere(study.cell, 'hidden')}; mean ± sd over seeds")
-    fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    fig.legend(loc="outside right center", frameon=False)
     return fig
 
 
