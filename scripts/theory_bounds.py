@@ -165,8 +165,9 @@ def trained_study(networks_paths, weights_paths, seeds, seed=0):
     weights. One row per network and phase. ``seeds[i]`` is the seed of
     ``weights_paths[i]``. A network is found by (seed, model, λ): λ is the same float in
     both files (written from the config, read back exactly)."""
-    metrics = pd.concat([pd.read_csv(path) for path in networks_paths] or [pd.DataFrame(columns=MEASURED)],
-                        ignore_index=True)
+    # No networks (a model subset of baselines): no rows, with the types a file's rows have.
+    metrics = pd.concat([pd.read_csv(path) for path in networks_paths] or [pd.DataFrame(columns=list(MEASURED))],
+                        ignore_index=True).astype(MEASURED)
     metrics = metrics[~metrics.diverged.astype(bool)].copy()
     gen = torch.Generator().manual_seed(seed)
     found = [pd.DataFrame(columns=["seed", "model", "lam", "phase", "pattern_search"])]
@@ -187,8 +188,9 @@ def trained_study(networks_paths, weights_paths, seeds, seed=0):
     return add_ratios(table)
 
 
-# The columns of a training job's networks.csv that the trained networks' rows use.
-MEASURED = ["seed", "model", "lam", "phase", "grad", "grad_max", "mix_norm", "frob_bound", "spectral_bound", "diverged"]
+# The columns of a training job's networks.csv that the trained networks' rows use, and their types.
+MEASURED = {"seed": int, "model": str, "lam": float, "phase": str, "grad": float, "grad_max": float, "mix_norm": float,
+            "frob_bound": float, "spectral_bound": float, "diverged": bool}
 
 
 def add_ratios(table):
