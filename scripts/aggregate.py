@@ -1,5 +1,10 @@
-"""Join every seed's tables: ``metrics.csv`` (one row per model, λ, phase and seed),
-``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
+"""Join every cell's and seed's tables: ``metrics.csv`` (one row per cell, seed, model, λ
+and phase), ``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
+
+Every row gains its cell's sweep values (``label_noise``, ``hidden``, ``steps``) as the
+first columns, from the cell each input file belongs to: a training job's files do not
+repeat values that their path and the config hold already. A single cell's table holds
+the same rows as before sweeps existed, in the same order, with these three columns added.
 
 Every table gains ``notebook_lambda``: true for the networks trained at the notebook's λ
 (and for ``nn``, the notebook's unpenalised network), so that no consumer matches floats.
@@ -9,48 +14,62 @@ round-trips every float.
 Any model subset joins: without networks, ``selection.csv`` and ``curves.csv`` hold
 their header alone; without baselines, ``metrics.csv`` holds the networks alone.
 
-By hand:  python scripts/aggregate.py --networks results/seed*/networks.csv \\
-              --baselines results/seed*/baselines.csv --validation results/seed*/validation.csv \\
-              --curves results/seed*/curves.csv --out-metrics m.csv --out-selection s.csv --out-curves c.csv
+By hand (one cell, the config's first; each list of files in the same seed order):
+          cell=results/noise0.04_h100_steps10000
+          python scripts/aggregate.py --networks $cell/seed*/networks.csv \\
+              --baselines results/baselines/noise0.04/seed*.csv --validation $cell/seed*/validation.csv \\
+              --curves $cell/seed*/curves.csv --out-metrics m.csv --out-selection s.csv --out-curves c.csv
 """
 
 import argparse
 
 import pandas as pd
 
-from normbound import MODELS, PENALTY, config, io
+from normbound import MODELS, PENALTY, SWEEP_AXES, config, io
 
 # The columns of each output, in order (documented in the README).
-METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "train_acc_clean",
-                   "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm", "frob_bound",
-                   "spectral_bound", "diverged", "diverged_step"]
-SELECTION_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged", "diverged_step",
-                     "selected"]
-CURVES_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
-                  "test_acc", "grad", "mix_norm", "frob_bound"]
+METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc",
+                   "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
+                   "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step"]
+SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged",
+                     "diverged_step", "selected"]
+CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss",
+                  "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
 RANK = {**{m: i for i, m in enumerate(MODELS)}, "before": 0, "after": 1}
 
 
-def join(paths, keys, columns, notebook_lambdas):
-    """Concatenate CSV files, flag the notebook's λ and sort by ``keys``, so the output
-    does not depend on the order the inputs are listed in; no rows at all give an empty
-    table with ``columns``."""
-    frames = [f for f in map(pd.read_csv, paths) if len(f)]
+def join(files, keys, columns, notebook_lambdas):
+    """Concatenate CSV files, given as ``(path, cell)`` pairs, each row with its file's
+    cell's sweep values; flag the notebook's λ and sort by the sweep axes and ``keys``, so
+    the output does not depend on the order the inputs are listed in; no rows at all give
+    an empty table with ``columns``."""
+    frames = [frame.assign(**cell) for frame, cell in ((pd.read_csv(path), cell) for path, cell in files) if len(frame)]
     if not frames:
         return pd.DataFrame(columns=columns)
     frame = pd.concat(frames, ignore_index=True)
     frame["notebook_lambda"] = [model == "nn" or (model in PENALTY and lam == notebook_lambdas[PENALTY[model]])
                                 for model, lam in zip(frame["model"], frame["lam"])]
     by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
-    return frame.sort_values(keys, key=by_rank, kind="stable").reset_index(drop=True).reindex(columns=columns)
+    frame = frame.sort_values([*SWEEP_AXES, *keys], key=by_rank, kind="stable")
+    return frame.reset_index(drop=True).reindex(columns=columns)
 
 
-def aggregate(networks, baselines, validation, curves, notebook_lambdas):
-    """Join per-seed CSV files (lists of paths) into the three study tables."""
-    return (join([*networks, *baselines], ["seed", "model", "lam", "phase"], METRICS_COLUMNS, notebook_lambdas),
-            join(validation, ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
-            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas))
+def tagged(paths, cells):
+    """``(path, cell)`` pairs: a list of files is empty (a model subset without these
+    models) or holds one file per cell, in the order of ``cells``."""
+    if paths and len(paths) != len(cells):
+        raise ValueError(f"{len(paths)} files for {len(cells)} cells: a list of files holds one file per cell")
+    return list(zip(paths, cells))
+
+
+def aggregate(networks, baselines, validation, curves, notebook_lambdas, cells):
+    """Join per-seed CSV files (lists of paths) into the three study tables. ``cells``:
+    the cell (``{axis: value}``) that each list's i-th file belongs to."""
+    return (join(tagged(networks, cells) + tagged(baselines, cells), ["seed", "model", "lam", "phase"], METRICS_COLUMNS,
+                 notebook_lambdas),
+            join(tagged(validation, cells), ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
+            join(tagged(curves, cells), ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas))
 
 
 def write(tables, paths):
@@ -66,8 +85,10 @@ def main(argv=None):
         parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    notebook_lambdas = config.load_config(args.config, args.schema)["notebook_lambdas"]
-    write(aggregate(args.networks, args.baselines, args.validation, args.curves, notebook_lambdas),
+    study = config.load_config(args.config, args.schema)
+    # By hand, every file is of the config's first cell (see the module's docstring).
+    cells = [config.cells(study)[0]] * max(map(len, (args.networks, args.baselines, args.validation, args.curves)))
+    write(aggregate(args.networks, args.baselines, args.validation, args.curves, study["notebook_lambdas"], cells),
           (args.out_metrics, args.out_selection, args.out_curves))
 
 
@@ -75,7 +96,8 @@ if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         inp, out = snakemake.input, snakemake.output
-        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, snakemake.params.notebook_lambdas),
+        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, snakemake.params.notebook_lambdas,
+                        snakemake.params.cells),
               (out.metrics, out.selection, out.curves))
     else:
         main()

@@ -111,17 +111,18 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
 
 
 def read_config(path: str, schema: str) -> dict:
-    """The config, checked as the workflow checks it. The schema check runs through
-    Snakemake; on a GPU machine without it (benchmarks/gpu_check.sh) the file is read as
-    written and gets the cross-key checks alone."""
+    """The config, checked as the workflow checks it, as its first cell sees it (a sweep's
+    first value of each swept key). The schema check runs through Snakemake; on a GPU
+    machine without it (benchmarks/gpu_check.sh) the file is read as written and gets the
+    cross-key checks alone."""
     if importlib.util.find_spec("snakemake"):
-        return study_config.load_config(path, schema)
+        return study_config.cell_config(study_config.load_config(path, schema))
     import yaml
 
     with open(path) as handle:
         config = yaml.safe_load(handle)
     study_config.check_config(config)
-    return config
+    return study_config.cell_config(config)
 
 
 def main(argv=None):

@@ -3,22 +3,25 @@ PNG (embedded in the HTML report and in Snakemake's own report).
 
 Means and error bars (one standard deviation over seeds) come from
 :func:`tables.summary_by`, the same summary as the report's tables; diverged networks are
-left out, as there.
+left out, as there. The single-cell figures draw the report's cell (the config's first);
+the sweep figures draw :func:`normbound.summary.sweep_summary` of every cell, the numbers
+of the report's sweep table.
 
 By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
               --curves results/curves.csv --outdir /tmp/figures
 """
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from normbound import LABELS, NETWORKS, PENALTY, config, io, plots
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, plots
 from normbound.plots import WIDTH, plain_log
-from normbound.summary import summary_by, trained
+from normbound.summary import along, in_cell, summary_by, sweep_summary, trained
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
@@ -34,12 +37,15 @@ PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
 
 @dataclass
 class Study:
-    """The results a figure draws from."""
+    """The results a figure draws from: the report's cell's tables, and for the sweep
+    figures every cell's :func:`normbound.summary.sweep_summary` and the report's cell."""
 
     metrics: pd.DataFrame
     selection: pd.DataFrame
     curves: pd.DataFrame
     notebook_lambdas: dict
+    sweep: pd.DataFrame = None
+    cell: dict = field(default_factory=dict)
 
 
 def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -228,12 +234,104 @@ def lambda_chosen(study: Study):
     return fig
 
 
+# The sweep axes as an x-axis label, and as "key = value" for the other axes' values.
+AXIS_LABELS = {"label_noise": "label noise rate", "hidden": "hidden units h", "steps": "Adam steps"}
+AXIS_SYMBOLS = {"label_noise": "noise", "hidden": "h", "steps": "steps"}
+# The sweep figure's columns: test accuracy at the chosen λ, the networks' quantities at the notebook's λ.
+SWEEP_COLUMNS = {"test_acc": "test accuracy", "grad": "Grad", "mix_norm": QUANTITIES["mix_norm"],
+                 "frob_bound": QUANTITIES["frob_bound"]}
+
+
+def swept_axes(summary: pd.DataFrame) -> list:
+    """The sweep axes with more than one value among the summary's cells."""
+    return [key for key in SWEEP_AXES if summary[key].nunique() > 1]
+
+
+def elsewhere(cell: dict, axis: str) -> str:
+    """Where the other axes stand: "at noise = 0.04, steps = 300"."""
+    return "at " + ", ".join(f"{AXIS_SYMBOLS[key]} = {value:g}" for key, value in cell.items() if key != axis)
+
+
+def axis_scale(ax, values) -> None:
+    """A logarithmic x-axis for positive values spanning a decade or more (widths, steps)."""
+    if min(values) > 0 and max(values) / min(values) >= 10:
+        plain_log(ax, "x")
+    ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def sweep(study: Study):
+    """One row of panels per swept key: test accuracy of every model at the λ chosen on
+    validation data, and Grad, ‖W‖_Mix and √h‖W‖_F of the networks at the notebook's λ,
+    mean ± sd over seeds, against the key; every other key at the report cell's value."""
+    keys = swept_axes(study.sweep)
+    fig, grid = plt.subplots(len(keys), len(SWEEP_COLUMNS), figsize=(WIDTH, 0.5 + 2.3 * len(keys)), squeeze=False)
+    after = study.sweep[study.sweep["phase"] == "after"]
+    for axes, key in zip(grid, keys):
+        part = along(after, key, study.cell)
+        for ax, (metric, title) in zip(axes, SWEEP_COLUMNS.items()):
+            for model in MODELS:
+                line = part[(part["model"] == model) & (part["metric"] == metric)].sort_values(key)
+                if len(line):
+                    ax.errorbar(line[key], line["mean"], line["std"], color=COLOURS[model], marker="o", ms=4,
+                                capsize=2.5, label=LABELS[model])
+            axis_scale(ax, part[key].unique())
+            ax.set(title=title, xlabel=AXIS_LABELS[key])
+            if metric != "test_acc":
+                plain_log(ax)
+        axes[0].set_ylabel(elsewhere(study.cell, key))
+    fig.suptitle("test accuracy at the λ chosen on validation data; Grad and norms of the networks at the "
+                 "notebook's λ", fontsize=8.5)
+    handles = {label: h for ax in grid[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), frameon=False,
+               title="mean ± sd over seeds", title_fontsize=8)
+    return fig
+
+
+def sweep_width_ratio(study: Study):
+    """‖W‖_Mix / (√h‖W‖_F) of the networks at the notebook's λ against h (mean ± sd over
+    seeds), after training and at the initialisation, beside the theory's range: at most 1
+    (the worst case of ‖W‖_Mix ≤ √h‖W‖_F, where it is tight) and at least 1/√h."""
+    part = along(study.sweep[study.sweep["metric"] == "mix_over_frob"], "hidden", study.cell)
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    widths = np.geomspace(part["hidden"].min(), part["hidden"].max(), 50)
+    ax.plot(widths, np.ones_like(widths), color="k", lw=1,
+            label=r"worst case: $\|W\|_\mathrm{Mix} = \sqrt{h}\,\|W\|_F$")
+    ax.plot(widths, 1 / np.sqrt(widths), color="k", lw=1, ls=":", label=r"least possible: $1/\sqrt{h}$")
+    for model in NETWORKS:
+        line = part[(part["model"] == model) & (part["phase"] == "after")].sort_values("hidden")
+        if len(line):
+            ax.errorbar(line["hidden"], line["mean"], line["std"], color=COLOURS[model], marker="o", ms=4,
+                        capsize=2.5, label=f"{LABELS[model]}, trained")
+    # Every network of a seed starts from one initialisation: the first network model's rows show it.
+    start = part[part["phase"] == "before"]
+    start = start[start["model"] == start["model"].min()].sort_values("hidden")
+    ax.errorbar(start["hidden"], start["mean"], start["std"], color="0.55", marker="o", mfc="white", ms=4,
+                capsize=2.5, ls="--", label="initialisation")
+    axis_scale(ax, part["hidden"].unique())
+    plain_log(ax)
+    ax.set(xlabel=AXIS_LABELS["hidden"], ylabel=r"$\|W\|_\mathrm{Mix} / (\sqrt{h}\,\|W\|_F)$",
+           title=f"{elsewhere(study.cell, 'hidden')}; mean ± sd over seeds")
+    fig.legend(loc="outside right center", frameon=False)
+    return fig
+
+
 FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
-                                   training_curves, lambda_chosen)}
+                                   training_curves, lambda_chosen, sweep, sweep_width_ratio)}
 
 
-def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict) -> Study:
-    return Study(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), notebook_lambdas)
+def drawable(study: Study) -> list:
+    """The figures the study's data call for: the sweep's where a key has several values,
+    the width ratio where h has."""
+    keys = swept_axes(study.sweep)
+    wanted = {"sweep": bool(keys), "sweep_width_ratio": "hidden" in keys}
+    return [name for name in FIGURES if wanted.get(name, True)]
+
+
+def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict, cell: dict) -> Study:
+    """The results files, the single-cell figures' part of them ``cell``'s."""
+    tables = [pd.read_csv(path) for path in (metrics, selection, curves)]
+    return Study(*(in_cell(frame, cell) for frame in tables), notebook_lambdas, sweep_summary(tables[0]), cell)
 
 
 def main(argv=None):
@@ -241,19 +339,21 @@ def main(argv=None):
     for name in ("metrics", "selection", "curves"):
         parser.add_argument(f"--{name}", required=True, help=f"results/{name}.csv")
     parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
-    parser.add_argument("--only", nargs="*", choices=list(FIGURES), default=list(FIGURES), help="figures to draw")
+    parser.add_argument("--only", nargs="*", choices=list(FIGURES),
+                        help="figures to draw (default: every one the results call for)")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    study = load_study(args.metrics, args.selection, args.curves,
-                       config.load_config(args.config, args.schema)["notebook_lambdas"])
-    plots.draw(FIGURES, plots.files_in(args.outdir, args.only), study)
+    settings = config.load_config(args.config, args.schema)
+    study = load_study(args.metrics, args.selection, args.curves, settings["notebook_lambdas"],
+                       config.cells(settings)[0])
+    plots.draw(FIGURES, plots.files_in(args.outdir, args.only or drawable(study)), study)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         study = load_study(snakemake.input.metrics, snakemake.input.selection, snakemake.input.curves,
-                           snakemake.params.notebook_lambdas)
+                           snakemake.params.notebook_lambdas, snakemake.params.cell)
         plots.draw(FIGURES, plots.outputs(snakemake.output), study)
     else:
         main()

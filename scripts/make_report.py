@@ -30,6 +30,11 @@ inject markup. In the words, a value (``{{ ... }}``) is never read as markup, an
 with TeX (``\\VAR{...}``, ``\\BLOCK{...}``, ``\\#{...}``); only :class:`LatexSafe`
 strings (built here, or escaped already) pass them unchanged.
 
+A sweep (a config key among label_noise, hidden and steps with several values) adds the
+sweep section, from the table ``sweep`` and the figures ``sweep_figures``; every other
+section shows the report's cell (the config's first), and the words read that cell's
+values as ``config``. Without the sweep table the report is that of a single cell.
+
 The theory section is optional: it is included when the theory rules' JSON files exist,
 rendered with ``theory`` (``exercise1`` and ``exercise2``: the parsed JSON files) and
 ``theory_figures`` (name -> PNG data URI for HTML, -> a path \\includegraphics accepts for LaTeX).
@@ -59,12 +64,12 @@ import pandas as pd
 import yaml
 
 import equations
-from normbound import PENALTY
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES
 from normbound import config as study_config
 from normbound import io
 from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
-from normbound.summary import BOOTSTRAP_RESAMPLES
+from normbound.summary import BOOTSTRAP_RESAMPLES, along
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
@@ -381,6 +386,32 @@ def fidelity_drift(table: pd.DataFrame) -> dict:
             for group, pick in (("unpenalised", ~penalised), ("penalised", penalised)) if pick.any()}
 
 
+def sweep_view(table: pd.DataFrame, cell: dict) -> dict:
+    """The sweep table (:func:`normbound.summary.sweep_summary`) as the report shows it:
+    the swept keys with their values, the report's ``cell``, and per cell (in the order of
+    the values) each model's test accuracy at the chosen λ, then each network's
+    ‖W‖_Mix/(√h‖W‖_F) at the notebook's λ (a summary row, or None where the cell has none);
+    ``width``: each network's ratio at the smallest and the largest h, where h is swept."""
+    after = table[table["phase"] == "after"]
+    present = set(zip(after["model"], after["metric"]))
+    columns = ([dict(model=m, label=LABELS[m], metric="test_acc") for m in MODELS if (m, "test_acc") in present]
+               + [dict(model=m, label=LABELS[m], metric="mix_over_frob") for m in NETWORKS
+                  if (m, "mix_over_frob") in present])
+    rows = []
+    for values, part in after.groupby(list(SWEEP_AXES), sort=True):
+        found = {(r["model"], r["metric"]): r for r in part.to_dict("records")}
+        rows.append(dict(cell=dict(zip(SWEEP_AXES, values)),
+                         summaries=[found.get((c["model"], c["metric"])) for c in columns]))
+    axes = [dict(key=key, levels=sorted(table[key].unique())) for key in SWEEP_AXES if table[key].nunique() > 1]
+    # Along h (the other keys at the cell's values): each network's ratio at the smallest and largest width.
+    ratio = along(after[after["metric"] == "mix_over_frob"], "hidden", cell).sort_values("hidden")
+    lines = {model: ratio[ratio["model"] == model] for model in NETWORKS}
+    width = [dict(label=LABELS[model], first=line.iloc[0].to_dict(), last=line.iloc[-1].to_dict())
+             for model, line in lines.items() if len(line) > 1]
+    return dict(axes=axes, cell=cell, rows=rows, columns=columns, width=width,
+                accuracy=sum(c["metric"] == "test_acc" for c in columns), seeds=int(after["n"].max()))
+
+
 def data_uri(path: str) -> str:
     with open(path, "rb") as handle:
         return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
@@ -498,9 +529,13 @@ def read_tables(paths: dict) -> dict:
 
 
 def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
-    """What every template receives, apart from the format-specific figures and words."""
+    """What every template receives, apart from the format-specific figures and words.
+    ``config``: the study's config; the templates' ``config`` is the report cell's view."""
     fidelity = tabs["fidelity"]
+    cell = study_config.cells(config)[0]
+    config = study_config.cell_config(config, cell)
     return dict(
+        sweep=sweep_view(tabs["sweep"], cell) if "sweep" in tabs else None,
         title=config["title"], dataset=config["dataset"]["name"], config=config, provenance=info, cost=cost,
         notebook=comparison_view(tabs["comparison_notebook"]), chosen=comparison_view(tabs["comparison_chosen"]),
         paired={choice: part.to_dict("records") for choice, part in tabs["paired_differences"].groupby("lambda_choice", sort=False)},
@@ -515,24 +550,27 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
     )
 
 
-def render(fmt: str, ctx: dict, figures: dict, theory_figures: dict, templates: str, out: str) -> None:
+def render(fmt: str, ctx: dict, figures: dict, theory_figures: dict, templates: str, out: str,
+           sweep_figures=None) -> None:
     """Write the report in ``fmt`` ("html" or "tex") to ``out``."""
     tex_dir = os.path.dirname(os.path.abspath(out))
+    sources = lambda files: figure_sources(files, fmt, tex_dir)  # noqa: E731
     text = environment(fmt, templates).get_template(f"report.{fmt}.j2").render(
-        **ctx, **layout_words(fmt, templates, ctx), figures=figure_sources(figures, fmt, tex_dir),
-        theory_figures=figure_sources(theory_figures, fmt, tex_dir))
+        **ctx, **layout_words(fmt, templates, ctx), figures=sources(figures), theory_figures=sources(theory_figures),
+        sweep_figures=sources(sweep_figures or {}))
     io.write_text(out, text)
 
 
 def make_report(table_paths: dict, figures: dict, theory: dict, theory_figures: dict, config: dict,
-                templates: str, benchmark_dir: str, cost_files, html: str, tex: str) -> None:
-    """Render both formats. ``figures``, ``theory_figures``: name -> (pdf, png);
-    ``theory``: name -> JSON path (may be empty); ``cost_files``: benchmarks/*.json (may
-    be empty); ``templates``: the folder of the Jinja2 templates and captions."""
+                templates: str, benchmark_dir: str, cost_files, html: str, tex: str, sweep_figures=None) -> None:
+    """Render both formats. ``figures``, ``theory_figures``, ``sweep_figures``: name ->
+    (pdf, png); ``theory``: name -> JSON path (may be empty); ``cost_files``:
+    benchmarks/*.json (may be empty); ``templates``: the folder of the Jinja2 templates
+    and captions."""
     ctx = context(read_tables(table_paths), config, provenance(config, benchmark_dir, templates),
                   cost_view(cost_files), read_theory(theory))
     for fmt, out in (("html", html), ("tex", tex)):
-        render(fmt, ctx, figures, theory_figures, templates, out)
+        render(fmt, ctx, figures, theory_figures, templates, out, sweep_figures)
 
 
 def main(argv=None):
@@ -551,10 +589,14 @@ def main(argv=None):
         return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, f"*.{ext}")))
 
     pairs = lambda folder: files_in(folder, found(folder, "png"))  # noqa: E731
-    make_report({n: f"{args.tables}/{n}.csv" for n in found(args.tables, "csv")}, pairs(args.figures),
+    # The sweep section's figures are those whose names start with "sweep" (workflow/rules/common.smk).
+    figures = pairs(args.figures)
+    make_report({n: f"{args.tables}/{n}.csv" for n in found(args.tables, "csv")},
+                {n: f for n, f in figures.items() if not n.startswith("sweep")},
                 {n: f"{args.theory}/{n}.json" for n in found(args.theory, "json")}, pairs(args.theory),
                 study_config.load_config(args.config, args.schema), args.templates, args.benchmarks,
-                glob.glob("benchmarks/*.json"), args.html, args.tex)
+                glob.glob("benchmarks/*.json"), args.html, args.tex,
+                {n: f for n, f in figures.items() if n.startswith("sweep")})
 
 
 if __name__ == "__main__":
@@ -564,6 +606,7 @@ if __name__ == "__main__":
         figures = figure_outputs(inp)
         make_report({n: inp[n] for n in par.tables}, {n: figures[n] for n in par.figures},
                     {n: inp[n] for n in par.theory}, {n: figures[n] for n in par.theory_figures},
-                    par.config, par.templates, par.benchmarks, inp.cost, snakemake.output.html, snakemake.output.tex)
+                    par.config, par.templates, par.benchmarks, inp.cost, snakemake.output.html, snakemake.output.tex,
+                    {n: figures[n] for n in par.sweep_figures})
     else:
         main()

@@ -20,6 +20,11 @@
   notebook's settings, which would make that comparison meaningless.
 - ``diverged.csv``: every network whose objective became NaN or infinite. Diverged
   networks are left out of every statistic; the report lists them.
+- ``sweep.csv``: every study cell's headline quantities (:func:`normbound.summary.sweep_summary`),
+  for the report's sweep section.
+
+Every table but the sweep's is of one study cell (``cell``: the report's, the config's
+first), so that a sweep's report shows the single-cell sections of one cell.
 
 The tables are tidy (one row per table row and metric), so templates only format numbers.
 
@@ -35,7 +40,7 @@ import pandas as pd
 import yaml
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io
-from normbound.summary import paired_difference, summary_by
+from normbound.summary import comparison_rows, in_cell, paired_difference, summary_by, sweep_summary
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
@@ -50,15 +55,6 @@ NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_noteb
 PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"))
 # A network "ends above its best" when its last objective exceeds its lowest logged one by more.
 EXCESS_THRESHOLD = 0.02
-
-
-def comparison_rows(metrics: pd.DataFrame, chosen: bool) -> pd.DataFrame:
-    """The after-training rows a comparison table summarises, diverged ones included:
-    baselines, NN, and each penalty at the notebook's λ or (``chosen``) at the λ selected
-    on validation data."""
-    after = metrics[metrics["phase"] == "after"]
-    penalised = after["model"].isin(list(PENALTY))
-    return after[~penalised | after["selected" if chosen else "notebook_lambda"].astype(bool)]
 
 
 def lambda_summary(lams: pd.Series) -> str:
@@ -213,11 +209,14 @@ def load_reference(path: str) -> dict:
 
 
 def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataFrame, config: dict,
-                reference: dict) -> dict:
-    """Every table of the report, by output name. ``config``: the study's config, or at
-    least its keys that ``reference["settings"]`` names (``test_fraction`` among them)."""
+                reference: dict, cell: dict) -> dict:
+    """Every table of the report, by output name: the sweep's of every cell, the others
+    of ``cell``. ``config``: the study's config as ``cell`` sees it, or at least its keys
+    that ``reference["settings"]`` names (``test_fraction`` among them)."""
     # One split's test and training sizes, as the corrected t needs them.
     test_over_train = config["test_fraction"] / (1 - config["test_fraction"])
+    sweep = sweep_summary(metrics)
+    metrics, selection, curves = (in_cell(frame, cell) for frame in (metrics, selection, curves))
     return {
         "comparison_chosen": comparison_table(metrics, chosen=True),
         "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
@@ -227,14 +226,15 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataF
         "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),
         "diverged": diverged_table(metrics, selection),
+        "sweep": sweep,
     }
 
 
 def run(metrics_path: str, selection_path: str, curves_path: str, settings: dict, outputs: dict,
-        reference_path: str) -> None:
+        reference_path: str, cell: dict) -> None:
     """Write each table that ``outputs`` names (name -> path)."""
     tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), pd.read_csv(curves_path), settings,
-                         load_reference(reference_path))
+                         load_reference(reference_path), cell)
     unknown = sorted(set(outputs) - set(tables))
     if unknown:
         raise KeyError(f"no table named {', '.join(unknown)} (known: {', '.join(tables)})")
@@ -251,8 +251,9 @@ def main(argv=None):
     parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.metrics, args.selection, args.curves, config.load_config(args.config, args.schema),
-        dict(item.split("=", 1) for item in args.out), args.reference)
+    study = config.load_config(args.config, args.schema)
+    run(args.metrics, args.selection, args.curves, config.cell_config(study),
+        dict(item.split("=", 1) for item in args.out), args.reference, config.cells(study)[0])
 
 
 if __name__ == "__main__":
@@ -260,6 +261,6 @@ if __name__ == "__main__":
         io.setup_logging(snakemake.log[0])
         inp = snakemake.input
         run(inp.metrics, inp.selection, inp.curves, snakemake.params.settings, dict(snakemake.output.items()),
-            inp.reference)
+            inp.reference, snakemake.params.cell)
     else:
         main()

@@ -16,8 +16,10 @@ exact pattern maximum by enumeration; for wide networks a lower bound on it by a
 Writes a JSON of results and two figures (PDF and PNG each).
 
 By hand:  python scripts/theory_random.py --out /tmp/random_families.csv
-          python scripts/theory_bounds.py --random /tmp/random_families.csv --metrics results/metrics.csv \\
-              --weights results/seed0/weights.npz --seeds 0 --json exercise2.json --figdir figures
+          python scripts/theory_bounds.py --random /tmp/random_families.csv \\
+              --networks results/noise0.04_h100_steps10000/seed0/networks.csv \\
+              --weights results/noise0.04_h100_steps10000/seed0/weights.npz --seeds 0 \\
+              --json exercise2.json --figdir figures
 """
 
 import argparse
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import NETWORKS, io, plots
+from normbound import io, plots
 from normbound.model import (BOUND_RTOL, bound_violations, frobenius_bound, input_gradients, mixed_norm,
                              output_signs, spectral_bound)
 
@@ -161,13 +163,16 @@ def random_study(seed=0):
     return add_ratios(pd.DataFrame(rows))
 
 
-def trained_study(metrics_path, weights_paths, seeds, seed=0):
-    """The study's networks on the whole training set: their metrics rows (before and after
-    training), plus the pattern ascent on the trained weights. One row per network and phase.
-    ``seeds[i]`` is the seed of ``weights_paths[i]``. A network is found by (seed, model, λ):
-    λ is the same float in both files (written from the config, read back exactly)."""
-    metrics = pd.read_csv(metrics_path)
-    metrics = metrics[metrics.model.isin(NETWORKS) & ~metrics.diverged.astype(bool)].copy()
+def trained_study(networks_paths, weights_paths, seeds, seed=0):
+    """The study's networks on the whole training set: their rows of the training jobs'
+    ``networks.csv`` (before and after training), plus the pattern ascent on the trained
+    weights. One row per network and phase. ``seeds[i]`` is the seed of
+    ``weights_paths[i]``. A network is found by (seed, model, λ): λ is the same float in
+    both files (written from the config, read back exactly)."""
+    # No networks (a model subset of baselines): no rows, with the types a file's rows have.
+    metrics = pd.concat([pd.read_csv(path) for path in networks_paths] or [pd.DataFrame(columns=list(MEASURED))],
+                        ignore_index=True).astype(MEASURED)
+    metrics = metrics[~metrics.diverged.astype(bool)].copy()
     gen = torch.Generator().manual_seed(seed)
     found = [pd.DataFrame(columns=["seed", "model", "lam", "phase", "pattern_search"])]
     for path, weights_seed in zip(weights_paths, seeds, strict=True):
@@ -185,6 +190,11 @@ def trained_study(metrics_path, weights_paths, seeds, seed=0):
     if bad:
         raise RuntimeError("bound chain violated on trained networks:\n" + "\n".join(bad))
     return add_ratios(table)
+
+
+# The columns of a training job's networks.csv that the trained networks' rows use, and their types.
+MEASURED = {"seed": int, "model": str, "lam": float, "phase": str, "grad": float, "grad_max": float, "mix_norm": float,
+            "frob_bound": float, "spectral_bound": float, "diverged": bool}
 
 
 def add_ratios(table):
@@ -297,12 +307,12 @@ def read_random(path):
     return pd.read_csv(path, float_precision="round_trip")
 
 
-def theory_bounds(random_path, metrics_path, weights_paths, seeds, json_path, figures, seed=0, threads=1):
+def theory_bounds(random_path, networks_paths, weights_paths, seeds, json_path, figures, seed=0, threads=1):
     """Every measurement of exercise 2 on the study's networks, beside the random families'
     (``random_path``); write ``json_path`` and ``figures`` (name -> (pdf, png))."""
     torch.set_num_threads(threads)
     random = read_random(random_path)
-    trained = trained_study(metrics_path, weights_paths, seeds, seed)
+    trained = trained_study(networks_paths, weights_paths, seeds, seed)
     plots.draw({"bound_ratios": lambda: plot_ratios(random, trained), "pattern_gap": lambda: plot_gap(random)},
                figures)
     result = dict(
@@ -318,8 +328,8 @@ def theory_bounds(random_path, metrics_path, weights_paths, seeds, json_path, fi
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--random", required=True, help="the random families' table (scripts/theory_random.py)")
-    parser.add_argument("--metrics", required=True, help="the study's results/metrics.csv")
-    parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed")
+    parser.add_argument("--networks", nargs="*", default=[], help="networks.csv of each seed (one cell)")
+    parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed, in the same order")
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="the seed of each weights file, in order")
     parser.add_argument("--json", required=True, help="output: results as JSON")
     parser.add_argument("--figdir", required=True, help="output folder for the figures")
@@ -328,13 +338,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     io.setup_logging()
     figures = plots.files_in(args.figdir, FIGURES)
-    theory_bounds(args.random, args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
+    theory_bounds(args.random, args.networks, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        theory_bounds(snakemake.input.random, snakemake.input.metrics, snakemake.input.weights, snakemake.params.seeds,
+        theory_bounds(snakemake.input.random, snakemake.input.networks, snakemake.input.weights, snakemake.params.seeds,
                       snakemake.output.json, plots.outputs(snakemake.output), threads=snakemake.threads)
     else:
         main()

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
-                     SLURM_INSTALL, SLURM_PROGRAMS, can_start_cluster, processes, require_program, run_on_cluster,
-                     run_workflow, write_config, write_dataset_csv)
+                     SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
+                     run_on_cluster, run_workflow, write_config, write_dataset_csv)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -29,15 +29,18 @@ def pytest_runtest_makereport(item, call):
 # Small study and cluster go together: the cluster's results are compared with the small
 # study's, and the cluster must be started once.
 STUDY_GROUPS = {"small_study": "small_study", "cluster": "small_study", "cluster_study": "small_study",
-                "second_clean_run": "small_study", "hostile_study": "hostile_study"}
+                "second_clean_run": "small_study", "hostile_study": "hostile_study", "sweep_study": "sweep_study"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Each test that uses a session study joins that study's ``xdist_group``; a test with
-    a module-scoped fixture joins its module's group; the rest spread over the workers.
+    """Each test that uses a session study (as a fixture, or named in its parameters for
+    ``request.getfixturevalue``) joins that study's ``xdist_group``; a test with a
+    module-scoped fixture joins its module's group; the rest spread over the workers.
     (``--dist loadgroup`` sends a group to one worker.)"""
     for item in items:
-        groups = {STUDY_GROUPS[name] for name in item.fixturenames if name in STUDY_GROUPS}
+        params = item.callspec.params.values() if hasattr(item, "callspec") else ()
+        names = {*item.fixturenames, *(p for p in params if isinstance(p, str))}
+        groups = {STUDY_GROUPS[name] for name in names if name in STUDY_GROUPS}
         assert len(groups) <= 1, f"{item.nodeid} uses studies of two groups: {groups}"
         if not groups and any(defs[-1].scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values()):
             groups = {item.module.__name__}
@@ -66,6 +69,16 @@ def hostile_study(tmp_path_factory):
                  dataset={"source": str(csv), "target": HOSTILE_TARGET, "name": HOSTILE_DATASET})
     run_workflow(workdir)
     return workdir / "results"
+
+
+@pytest.fixture(scope="session")
+def sweep_study(tmp_path_factory):
+    """One complete run on SWEEP_CONFIG (two label-noise rates × two widths, the report and,
+    with LaTeX, its PDF included); the folder it ran in."""
+    workdir = tmp_path_factory.mktemp("sweep_study")
+    write_config(workdir, base=SWEEP_CONFIG)
+    run_workflow(workdir)
+    return workdir
 
 
 MUNGED_PID = "/run/munge/munged.pid"

@@ -40,6 +40,10 @@ SMALL_CONFIG = {
 TINY_CONFIG = {**SMALL_CONFIG, "seeds": [0], "steps": 20, "curve_every": 10,
                "lambdas": {"frob": [0.005], "mix": [0.025]}}
 
+# A sweep of two label-noise rates × two widths, TINY otherwise (eager: compiling would
+# cost more than the 20 steps of its eight training jobs).
+SWEEP_CONFIG = {**TINY_CONFIG, "seeds": [0, 1], "label_noise": [0.04, 0.1], "hidden": [100, 20], "compile": False}
+
 # A report title with every character that HTML or TeX would interpret.
 NASTY = r'<script>alert("x")</script> & 100% $5 _a #1 {b} \c ~d ^e λ‖'
 # The hostile study: a title and dataset name that HTML or TeX would interpret; the data
@@ -82,6 +86,24 @@ def write_config(folder, base=SMALL_CONFIG, **overrides) -> str:
     return path
 
 
+def edit_config(folder, **changes) -> None:
+    """Change keys of the config file in ``folder``."""
+    path = os.path.join(folder, "config.yaml")
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    config.update(changes)
+    with open(path, "w") as handle:
+        yaml.safe_dump(config, handle)
+
+
+def copy_study(study, folder):
+    """A private copy of a finished study (results and Snakemake's metadata, modification
+    times kept) in ``folder``/study; its path."""
+    workdir = os.path.join(folder, "study")
+    shutil.copytree(study, workdir, symlinks=True)
+    return workdir
+
+
 def full_config(folder) -> dict:
     """The checked config of the study in ``folder``, defaults filled in, as the
     workflow's rules receive it."""
@@ -104,6 +126,61 @@ def run_workflow(workdir, *args, check=True, timeout=900, **kwargs) -> subproces
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+# --------------------------------------------------------------------------- result paths
+# Where the workflow writes a cell's and a seed's files (workflow/rules/common.smk); the
+# tests find them here, and nowhere else.
+def cell_values(config=SMALL_CONFIG) -> dict:
+    """The config's first cell (a sweep's first value of each swept key; the defaults of
+    keys it leaves out): the cell of a single-valued study, and of a sweep's report."""
+    first = lambda value: value[0] if isinstance(value, list) else value  # noqa: E731
+    return {key: first(config.get(key, default)) for key, default in (("label_noise", None), ("hidden", 100),
+                                                                       ("steps", None))}
+
+
+def cell_folder(config=SMALL_CONFIG, **cell) -> str:
+    """The folder name of the config's first cell, or of the cell its values and ``cell`` give."""
+    values = {**cell_values(config), **cell}
+    return f"noise{values['label_noise']}_h{values['hidden']}_steps{values['steps']}"
+
+
+def seed_folder(results, seed, config=SMALL_CONFIG, **cell):
+    """A training job's folder under ``results`` (networks.csv, weights.npz, ...)."""
+    return os.path.join(results, cell_folder(config, **cell), f"seed{seed}")
+
+
+def data_file(results, seed, ext, config=SMALL_CONFIG):
+    """A seed's data (``ext`` "npz" or "json") under ``results``, at the config's first noise rate."""
+    return os.path.join(results, "data", f"noise{cell_values(config)['label_noise']}", f"seed{seed}.{ext}")
+
+
+def baselines_file(results, seed, config=SMALL_CONFIG):
+    """A seed's baselines table under ``results``, at the config's first noise rate."""
+    return os.path.join(results, "baselines", f"noise{cell_values(config)['label_noise']}", f"seed{seed}.csv")
+
+
+def training_job_wildcards(seed, config=SMALL_CONFIG) -> str:
+    """A training job's wildcards as the SLURM plugin joins them into a job's comment."""
+    return "_".join(map(str, [*cell_values(config).values(), seed]))
+
+
+# A dry run's job header and wildcards line (indented inside a group job).
+DRY_RUN_JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")
+DRY_RUN_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_jobs(workdir, *keys) -> set:
+    """The jobs Snakemake's dry run in ``workdir`` would run, as ``(rule, *wildcards)``
+    tuples with the wildcards ``keys`` (None where a job has not that wildcard)."""
+    result = run_workflow(workdir, "-n", timeout=300)
+    jobs = []
+    for line in result.stdout.splitlines():
+        if match := DRY_RUN_JOB.match(line):
+            jobs.append((match.group(1), {}))
+        elif (match := DRY_RUN_WILDCARDS.match(line)) and jobs:
+            jobs[-1][1].update(item.split("=", 1) for item in match.group(1).split(", "))
+    return {(rule, *(wildcards.get(key) for key in keys)) for rule, wildcards in jobs}
 
 
 def read_bytes(path) -> bytes:
@@ -284,10 +361,13 @@ def render(results, config, outdir):
     results, outdir = os.fspath(results), os.fspath(outdir)
     table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")
     html, tex = os.path.join(outdir, "report.html"), os.path.join(outdir, "report.tex")
+    # The figures the study drew; those whose names start with "sweep" go to the sweep section.
+    drawn = {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES
+             if os.path.exists(os.path.join(figure_dir, f"{n}.png"))}
+    sweep = {n: drawn.pop(n) for n in list(drawn) if n.startswith("sweep")}
     make_report.make_report(
-        {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))},
-        {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES},
-        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex)
+        {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))}, drawn,
+        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex, sweep)
     return html, tex
 
 

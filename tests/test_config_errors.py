@@ -82,6 +82,16 @@ CASES = {
     "lambdas_empty": (dict(lambdas={**LAMBDAS, "frob": []}), ["'lambdas.frob'", "should be non-empty"]),
     "lambdas_duplicated": (dict(lambdas={**LAMBDAS, "mix": [0.025, 0.1, 0.025]}),
                            ["'lambdas.mix'", "non-unique elements"]),
+    # sweep axes: a list must be non-empty, without repeats, each value valid; a sweep of
+    # more than 200 cells asks for confirmation
+    "label_noise_list_empty": (dict(label_noise=[]), ["'label_noise'", "should be non-empty", "a list sweeps it"]),
+    "hidden_list_duplicated": (dict(hidden=[100, 50, 100]), ["'hidden'", "non-unique elements"]),
+    "steps_list_invalid_value": (dict(steps=[300, 0]), ["'steps[1]'", "minimum of 1"]),
+    "label_noise_list_invalid_value": (dict(label_noise=[0.04, 0.5]), ["'label_noise[1]'", "maximum of 0.5"]),
+    "hidden_list_text": (dict(hidden=[100, "wide"]), ["'hidden[1]'", "'wide' is not of type 'integer'"]),
+    "label_noise_list_nan": (dict(label_noise=[0.04, float("nan")]), ["'label_noise[1]'", "not a finite number"]),
+    "sweep_too_large": (dict(label_noise=[0.01, 0.02, 0.03], hidden=list(range(2, 70))),
+                        ["'confirm_large_sweep'", "204 study cells", "more than 200", "confirm_large_sweep: true"]),
     # unknown and missing keys, unknown names
     "unknown_top_level_key": (dict(learning_rate=0.01), ["unknown config key 'learning_rate'", "known keys"]),
     "unknown_nested_key": (dict(lambdas={**LAMBDAS, "l1": [0.01]}), ["unknown config key 'lambdas.l1'"]),
@@ -117,10 +127,10 @@ WORKFLOW_WORDING = {
     "yaml_not_a_mapping": ["Config file must be given as JSON or YAML with keys at top level"],
 }
 # One case per kind of check, run through the workflow: the schema, a cross-key rule, a
-# non-finite number, an unknown key, a CSV dataset, and the file itself (twice: the
-# workflow's wording is Snakemake's there).
+# non-finite number, an unknown key, a CSV dataset, a sweep axis's list, the sweep's size,
+# and the file itself (twice: the workflow's wording is Snakemake's there).
 END_TO_END = ["steps_is_text", "notebook_lambda_not_in_grid", "lambda_nan", "unknown_nested_key",
-              "csv_missing_value", *WORKFLOW_WORDING]
+              "csv_missing_value", "steps_list_invalid_value", "sweep_too_large", *WORKFLOW_WORDING]
 # "Within seconds": a refusal takes about 2 s on an idle 2-core machine; the bound leaves
 # room for a loaded one, and is far below what any job (interpreter, imports) would add.
 REFUSAL_SECONDS = 30
@@ -186,7 +196,7 @@ def script_message(script, folder) -> str:
 
 
 def test_corpus_covers_every_kind_of_mistake():
-    assert len(CASES) >= 45
+    assert len(CASES) >= 52
     assert set(CSV_CASES) <= set(CASES) and set(WORKFLOW_WORDING) <= set(END_TO_END) <= set(CASES)
 
 

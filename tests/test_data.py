@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from helpers import HOSTILE_CONFIG, HOSTILE_TARGET, SMALL_CONFIG, write_dataset_csv
+from helpers import HOSTILE_CONFIG, HOSTILE_TARGET, SMALL_CONFIG, data_file, write_dataset_csv
 from normbound import data as nb
 from prepare_data import prepare_data
 from theory_hessian import dataset_conditioning
@@ -116,13 +116,13 @@ def test_csv_dataset_runs_end_to_end(hostile_study, raw):
     """The hostile study reads the bundled set from a CSV file: every stage ran on it, and
     its data are the bundled set's, bit for bit (the same split computed here from the
     bundled set)."""
-    with open(hostile_study / "data" / "seed0.json") as handle:
+    with open(data_file(hostile_study, 0, "json", HOSTILE_CONFIG)) as handle:
         sidecar = json.load(handle)
     bundled = nb.split_data(*raw, 0, DEFAULTS["test_fraction"], HOSTILE_CONFIG["label_noise"],
                             DEFAULTS["validation_fraction"])
     assert sidecar["source"].endswith("cancer.csv") and sidecar["target"] == HOSTILE_TARGET
     assert sidecar["raw_sha256"] == bundled[1]["raw_sha256"] == nb.data_hash(*raw)
-    with np.load(hostile_study / "data" / "seed0.npz") as csv:
+    with np.load(data_file(hostile_study, 0, "npz", HOSTILE_CONFIG)) as csv:
         for key in ("X_train", "t_train", "X_test", "t_test"):
             assert csv[key].tobytes() == bundled[0][key].tobytes(), key
     # Exercise 1 measured the same inputs' conditioning, read from the CSV file: the same
@@ -135,7 +135,8 @@ def test_csv_dataset_runs_end_to_end(hostile_study, raw):
 
 @pytest.mark.slow
 def test_workflow_data_rule_writes_the_notebooks_flips(small_study):
-    sidecar = json.loads((small_study / "results" / "data" / "seed0.json").read_text())
+    with open(data_file(small_study / "results", 0, "json")) as handle:
+        sidecar = json.load(handle)
     order = np.random.RandomState(0).permutation(569)
     assert sidecar["flipped_indices"] == order[:284][::25].tolist()
     assert sidecar["label_noise"] == SMALL_CONFIG["label_noise"]

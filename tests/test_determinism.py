@@ -10,7 +10,7 @@ writing) array by array, bit for bit.
 import os
 
 import pytest
-from helpers import differing_files, result_files
+from helpers import data_file, differing_files, result_files, seed_folder
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +27,10 @@ def test_second_clean_run_is_identical(both_results, patterns):
     # The second run made a subset of the first's files (no theory, figures or report).
     assert set(names) <= set(result_files(first, *patterns))
     if patterns == ("*.npz",):
-        assert {os.path.join("seed0", "weights.npz"), os.path.join("data", "seed0.npz")} <= set(names)
+        assert {os.path.join(seed_folder("", 0), "weights.npz"), data_file("", 0, "npz")} <= set(names)
     else:
         # The figures' and the report's data must be among what is compared.
         assert {"metrics.csv", "selection.csv", "curves.csv", os.path.join("tables", "comparison_notebook.csv"),
-                os.path.join("data", "seed1.json")} <= set(names), names
+                data_file("", 1, "json")} <= set(names), names
     different = differing_files(first, second, names)
     assert not different, f"differ between two clean runs: {different}"

@@ -2,58 +2,35 @@
 
 Each test copies the session's finished run (results and Snakemake's metadata, with
 their modification times), makes one change, and reads Snakemake's dry run: the jobs it
-would run, and each job's seed.
+would run, and each job's seed. (A new value of a sweep axis: tests/test_sweep.py.)
 """
 
 import os
-import re
 import shutil
 
 import pytest
-import yaml
-from helpers import REPO, run_workflow
+from helpers import REPO, copy_study, edit_config, planned_jobs
 
 pytestmark = pytest.mark.slow
 
-JOB = re.compile(r"^\s*(?:local)?rule (\w+):$")  # indented inside a group job
-WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 # The rules that run once per seed; every other rule runs once per study.
 PER_SEED = {"prepare_data", "train_baselines", "train_networks"}
 
 
-def planned_jobs(workdir):
+def seed_jobs(workdir):
     """The dry run's jobs as ``(rule, seed or None)`` pairs."""
-    result = run_workflow(workdir, "-n", timeout=300)
-    jobs = []
-    for line in result.stdout.splitlines():
-        if match := JOB.match(line):
-            jobs.append([match.group(1), None])
-        elif (match := WILDCARDS.match(line)) and jobs:
-            wildcards = dict(item.split("=", 1) for item in match.group(1).split(", "))
-            jobs[-1][1] = int(wildcards["seed"]) if "seed" in wildcards else None
-    return {tuple(job) for job in jobs}
+    return {(rule, None if seed is None else int(seed)) for rule, seed in planned_jobs(workdir, "seed")}
 
 
 @pytest.fixture
 def finished(small_study, tmp_path):
     """A private copy of the session's finished run, modification times kept."""
-    workdir = tmp_path / "study"
-    shutil.copytree(small_study, workdir, symlinks=True)
-    return workdir
-
-
-def _edit_config(workdir, **changes):
-    path = os.path.join(workdir, "config.yaml")
-    with open(path) as handle:
-        config = yaml.safe_load(handle)
-    config.update(changes)
-    with open(path, "w") as handle:
-        yaml.safe_dump(config, handle)
+    return copy_study(small_study, tmp_path)
 
 
 def test_finished_run_has_nothing_to_do(finished):
     # The baseline of every other test here: the copy itself triggers nothing.
-    assert planned_jobs(finished) == set()
+    assert seed_jobs(finished) == set()
 
 
 # What follows from the seeds' results: every rule but the per-seed ones and exercise 1
@@ -63,14 +40,14 @@ SUMMARIES = {(rule, None) for rule in ("aggregate", "theory_bounds", "tables", "
 
 
 def test_added_seed_runs_only_that_seed_and_the_summaries(finished):
-    _edit_config(finished, seeds=[0, 1, 2])
-    assert planned_jobs(finished) == {(rule, 2) for rule in PER_SEED} | SUMMARIES
+    edit_config(finished, seeds=[0, 1, 2])
+    assert seed_jobs(finished) == {(rule, 2) for rule in PER_SEED} | SUMMARIES
 
 
 def test_changed_steps_retrains_without_new_data(finished):
     # steps belongs to the training stage only (STAGE_KEYS in workflow/rules/common.smk).
-    _edit_config(finished, steps=301)
-    assert planned_jobs(finished) == {("train_networks", 0), ("train_networks", 1)} | SUMMARIES
+    edit_config(finished, steps=301)
+    assert seed_jobs(finished) == {("train_networks", 0), ("train_networks", 1)} | SUMMARIES
 
 
 # The report's own rules and the target rule that asks for them.
@@ -78,8 +55,8 @@ REPORT_ONLY = {"report", "report_pdf", "all"}
 
 
 def test_changed_title_rerenders_only_the_report(finished):
-    _edit_config(finished, title="Another title")
-    rules = {rule for rule, _ in planned_jobs(finished)}
+    edit_config(finished, title="Another title")
+    rules = {rule for rule, _ in seed_jobs(finished)}
     assert "report" in rules and rules <= REPORT_ONLY
 
 
@@ -92,5 +69,5 @@ def test_edited_template_rerenders_only_the_report(finished):
     then = os.path.getmtime(template) - 60
     for name in ("report.html", "report.tex"):
         os.utime(os.path.join(finished, "results", "report", name), (then, then))
-    rules = {rule for rule, _ in planned_jobs(finished)}
+    rules = {rule for rule, _ in seed_jobs(finished)}
     assert "report" in rules and rules <= REPORT_ONLY

@@ -218,17 +218,21 @@ def test_notebook_reference_matches_the_notebook_text():
 
 
 # --------------------------------------------------------------------------- the small study's report
+# Every figure but the sweep's (tests/test_sweep.py): a single cell has no sweep.
+SINGLE_CELL_FIGURES = [name for name in figures.FIGURES if not name.startswith("sweep")]
+
+
 @pytest.mark.slow
 def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_study):
     results = small_study / "results"
     for name in ("comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
                  "fidelity", "fidelity_settings", "diverged"):
         assert (results / "tables" / f"{name}.csv").stat().st_size > 0
-    for name in figures.FIGURES:
+    for name in SINGLE_CELL_FIGURES:
         assert (results / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (results / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     html = (results / "report" / "report.html").read_text()
-    assert html.count('src="data:image/png;base64,') >= len(figures.FIGURES)
+    assert html.count('src="data:image/png;base64,') >= len(SINGLE_CELL_FIGURES)
     # no file or address outside the page: every src/href is embedded data or an anchor
     assert re.findall(r'(?:src|href)="(?!data:|#)([^"]*)"', html) == []
     assert "<link" not in html and "@import" not in html
@@ -256,21 +260,28 @@ def plain_tex(tex: str) -> list:
 
 
 @pytest.mark.slow
-def test_every_piece_of_text_is_in_both_formats_and_reads_the_same(small_study, tmp_path):
+@pytest.mark.parametrize("study", ["small_study", "sweep_study"])
+def test_every_piece_of_text_is_in_both_formats_and_reads_the_same(request, study, tmp_path):
     """Both formats rendered from one context: each paragraph, phrase and figure caption is
-    in the HTML exactly when it is in the LaTeX, with the same words and equations."""
-    results = small_study / "results"
-    config = full_config(small_study)
+    in the HTML exactly when it is in the LaTeX, with the same words and equations; for a
+    single cell and for a sweep (its own section's words, and the figures' whose names
+    start with "sweep" in that section)."""
+    folder = request.getfixturevalue(study)
+    results = folder / "results"
+    config = full_config(folder)
     table_dir, theory_dir = results / "tables", results / "theory"
     ctx = make_report.context(
         make_report.read_tables({p.stem: str(p) for p in table_dir.glob("*.csv")}), config,
         make_report.provenance(config, str(results / "benchmarks"), TEMPLATES), [],
         make_report.read_theory({p.stem: str(p) for p in theory_dir.glob("*.json")}))
     figures_of = lambda folder: {p.stem: (str(p.with_suffix(".pdf")), str(p)) for p in folder.glob("*.png")}  # noqa: E731
+    drawn = figures_of(results / "figures")
+    sweep = {name: files for name, files in drawn.items() if name.startswith("sweep")}
     documents, words = {}, {}
     for fmt in ("html", "tex"):
         out = tmp_path / f"report.{fmt}"
-        make_report.render(fmt, ctx, figures_of(results / "figures"), figures_of(theory_dir), TEMPLATES, str(out))
+        make_report.render(fmt, ctx, {name: files for name, files in drawn.items() if name not in sweep},
+                           figures_of(theory_dir), TEMPLATES, str(out), sweep)
         documents[fmt], words[fmt] = out.read_text(), make_report.layout_words(fmt, TEMPLATES, ctx)
     pieces = {}
     for kind in ("text", "phrase"):
@@ -309,7 +320,7 @@ def test_snakemake_native_report_holds_the_figures(small_study):
     import zipfile
 
     names = zipfile.ZipFile(out).namelist()
-    for name in figures.FIGURES:
+    for name in SINGLE_CELL_FIGURES:
         assert any(n.endswith(f"{name}.png") for n in names), name
 
 

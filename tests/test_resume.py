@@ -31,7 +31,8 @@ import pandas as pd
 import prepare_data
 import pytest
 import train_networks
-from helpers import REPO, differing_files, processes, result_files, run_workflow, workflow_command, write_config
+from helpers import (REPO, differing_files, processes, result_files, run_workflow, seed_folder, workflow_command,
+                     write_config)
 from normbound import io, plots
 
 # Python runs sitecustomize at start-up: put on PYTHONPATH, this cuts the second file a
@@ -144,7 +145,7 @@ def faults(small_study, tmp_path_factory):
         pytest.skip(f"cannot mount a tmpfs as the full disk: {mounted.stderr.strip()}")
     stages = {}
     try:
-        env = {**os.environ, "PYTHONPATH": str(hook), "NORMBOUND_KILL_FOLDER": str(results / "seed0"),
+        env = {**os.environ, "PYTHONPATH": str(hook), "NORMBOUND_KILL_FOLDER": seed_folder(results, 0),
                "NORMBOUND_KILL_MARK": str(mark)}
         # Output to a file, not a pipe: the pipe would stay open as long as any process of
         # the run lives, and torch's compile workers run in a session of their own.
@@ -153,7 +154,8 @@ def faults(small_study, tmp_path_factory):
                                     stderr=subprocess.STDOUT, timeout=900)
         kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
-                              outputs=[n for n in TRAINING_OUTPUTS if (results / "seed0" / n).exists()],
+                              outputs=[n for n in TRAINING_OUTPUTS
+                                       if os.path.exists(os.path.join(seed_folder(results, 0), n))],
                               different=compared(results, reference)[1])
 
         stages["locked"] = readme_command(workdir)
@@ -209,7 +211,8 @@ def test_resumed_run_completes_with_identical_results(faults):
     resumed = faults["resumed"]
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-4000:]
     assert faults["present"] == faults["expected"], "files of the uninterrupted run are missing"
-    assert {"metrics.csv", "selection.csv", "curves.csv", os.path.join("seed0", "weights.npz")} <= set(faults["present"])
+    assert ({"metrics.csv", "selection.csv", "curves.csv", os.path.join(seed_folder("", 0), "weights.npz")}
+            <= set(faults["present"]))
     assert not faults["different"], f"differ from an uninterrupted run: {faults['different']}"
     # Nothing left to do: every job of the study finished, the report included.
     dry_run = faults["dry_run"]

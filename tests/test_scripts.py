@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO, SCHEMA, read_bytes
+from helpers import REPO, SCHEMA, SMALL_CONFIG, baselines_file, data_file, read_bytes, seed_folder
 
 SCRIPTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "scripts", "*.py"))
                  if "def main(" in open(p).read())
@@ -92,18 +92,20 @@ def test_steps_by_hand_equal_the_workflow(small_study, tmp_path):
     config = ["--config", small_study / "config.yaml", "--schema", SCHEMA]
     run_main("prepare_data", "--seed", 1, "--npz", tmp_path / "seed1.npz", "--json", tmp_path / "seed1.json",
              *config, cwd=tmp_path)
-    run_main("train_baselines", "--seed", 1, "--data", results / "data" / "seed1.npz",
+    run_main("train_baselines", "--seed", 1, "--data", data_file(results, 1, "npz"),
              "--out", tmp_path / "baselines.csv", *config, cwd=tmp_path)
-    seeds = sorted(glob.glob(str(results / "seed*")))
-    run_main("aggregate", *[a for kind in ("networks", "baselines", "validation", "curves")
-                            for a in (f"--{kind}", *[f"{s}/{kind}.csv" for s in seeds])],
+    seeds = SMALL_CONFIG["seeds"]
+    files = {kind: [os.path.join(seed_folder(results, s), f"{kind}.csv") for s in seeds]
+             for kind in ("networks", "validation", "curves")}
+    files["baselines"] = [baselines_file(results, s) for s in seeds]
+    run_main("aggregate", *[a for kind, paths in files.items() for a in (f"--{kind}", *paths)],
              "--out-metrics", tmp_path / "metrics.csv", "--out-selection", tmp_path / "selection.csv",
              "--out-curves", tmp_path / "curves.csv", *config, cwd=tmp_path)
     names = [os.path.basename(p)[:-4] for p in glob.glob(str(results / "tables" / "*.csv"))]
     run_main("tables", "--metrics", tmp_path / "metrics.csv", "--selection", tmp_path / "selection.csv",
              "--curves", tmp_path / "curves.csv", "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
              "--out", *[f"{n}={tmp_path / n}.csv" for n in names], *config, cwd=tmp_path)
-    pairs = {"seed1.json": "data/seed1.json", "baselines.csv": "seed1/baselines.csv", "metrics.csv": "metrics.csv",
+    pairs = {"seed1.json": data_file("", 1, "json"), "baselines.csv": baselines_file("", 1), "metrics.csv": "metrics.csv",
              "selection.csv": "selection.csv", "curves.csv": "curves.csv",
              **{f"{n}.csv": f"tables/{n}.csv" for n in names}}
     assert len(names) >= 5

@@ -20,7 +20,8 @@ import threading
 import time
 
 import pytest
-from helpers import ACCOUNT, CLUSTER, CLUSTER_TIMEOUT, GPU_PARTITION, PARTITION, processes, run_on_cluster
+from helpers import (ACCOUNT, CLUSTER, CLUSTER_TIMEOUT, GPU_PARTITION, PARTITION, processes, run_on_cluster, seed_folder,
+                     training_job_wildcards)
 
 pytestmark = pytest.mark.slow
 RESULT_FILES = ("metrics.csv", "selection.csv")
@@ -30,6 +31,8 @@ LOCAL_RULES = {"aggregate", "tables"}
 LIGHT_RULES = {"prepare_data", "train_baselines"}
 # profiles/slurm: a failed or cancelled job is submitted again up to twice.
 RETRIES = 2
+# The SLURM comment of seed 1's training job.
+TRAINING_JOB_1 = f"rule_train_networks_wildcards_{training_job_wildcards(1)}"
 
 
 def sacct(*args) -> list[list[str]]:
@@ -122,7 +125,7 @@ def test_cancelled_training_job_is_retried_twice(cluster_study, small_study, tmp
 
     def run():
         try:
-            outcome["log"] = run_on_cluster(workdir, "--forcerun", "results/seed1/networks.csv")
+            outcome["log"] = run_on_cluster(workdir, "--forcerun", os.path.join(seed_folder("results", 1), "networks.csv"))
         except BaseException as error:  # re-raised below, in the test's thread
             outcome["error"] = error
 
@@ -132,7 +135,7 @@ def test_cancelled_training_job_is_retried_twice(cluster_study, small_study, tmp
     cancelled = []
     try:
         for _ in range(RETRIES):
-            cancelled.append(hold_running_job("rule_train_networks_wildcards_1", runner, deadline, cancelled))
+            cancelled.append(hold_running_job(TRAINING_JOB_1, runner, deadline, cancelled))
             subprocess.run(["scancel", cancelled[-1]], check=True, timeout=30)
     finally:
         runner.join()
@@ -141,7 +144,7 @@ def test_cancelled_training_job_is_retried_twice(cluster_study, small_study, tmp
 
     rows = sacct("--name", run_log(outcome["log"])["run_id"], "--format", "JobID,State,Comment")
     # A cancelled job's state reads "CANCELLED by <uid>".
-    training = [(row[0], row[1].split()[0]) for row in rows if row[2] == "rule_train_networks_wildcards_1"]
+    training = [(row[0], row[1].split()[0]) for row in rows if row[2] == TRAINING_JOB_1]
     assert training == [*((slurm_id, "CANCELLED") for slurm_id in cancelled), (training[-1][0], "COMPLETED")]
     for name in RESULT_FILES:
         assert filecmp.cmp(workdir / "results" / name, small_study / "results" / name, shallow=False), name

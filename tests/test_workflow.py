@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 import train_networks
-from helpers import REPO, SNAKEFILE, SNAKEMAKE, TINY_CONFIG, run_workflow, seed_data, write_config
+from helpers import (REPO, SNAKEFILE, SNAKEMAKE, TINY_CONFIG, cell_folder, data_file, run_workflow, seed_data, seed_folder,
+                     write_config)
 from normbound.train import NoCudaError
 
 # What parsing must not import: each costs seconds, and every dry run, lint and cluster
@@ -79,14 +80,15 @@ def test_training_without_cuda_fails_at_once_saying_why(monkeypatch):
 @pytest.mark.slow
 def test_training_job_without_cuda_fails_with_the_reason(tmp_path):
     write_config(tmp_path, base=TINY_CONFIG, device="cuda")
-    result = run_workflow(tmp_path, "results/seed0/networks.csv", check=False, env=NO_CUDA)
+    networks = os.path.join(seed_folder("results", 0, TINY_CONFIG), "networks.csv")
+    result = run_workflow(tmp_path, networks, check=False, env=NO_CUDA)
     assert result.returncode != 0
     # The reason, on one line, in what Snakemake prints; the job stopped before training.
     reason = next((line for line in result.stderr.splitlines() if "NoCudaError" in line), "")
     assert "device: cuda was asked for" in reason and "no CUDA device" in reason, result.stderr[-3000:]
     # A setting that does not fit the machine is not a bug: no stack trace.
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    log = (tmp_path / "results" / "logs" / "train_networks" / "seed0.log").read_text()
-    assert "trained" not in log and not (tmp_path / "results" / "seed0" / "networks.csv").exists()
+    log = (tmp_path / "results" / "logs" / "train_networks" / f"{cell_folder(TINY_CONFIG)}_seed0.log").read_text()
+    assert "trained" not in log and not (tmp_path / networks).exists()
     # The data job before it ran: the config was accepted, the training job failed.
-    assert np.load(tmp_path / "results" / "data" / "seed0.npz")["X_train"].shape[1] == 30
+    assert np.load(data_file(tmp_path / "results", 0, "npz", TINY_CONFIG))["X_train"].shape[1] == 30

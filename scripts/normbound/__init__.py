@@ -6,8 +6,8 @@
 - :mod:`normbound.train`:  the batched trainer and the one-at-a-time reference loop (torch).
 - :mod:`normbound.io`:     atomic writes and logging, shared by every script.
 
-This module holds the study's vocabulary: the model names and which penalty each network
-model carries, written once for every script, table and template.
+This module holds the study's vocabulary: the model names, which penalty each network
+model carries and the sweep axes, written once for every script, table and template.
 """
 
 # Every model, in the order tables and figures list them.
@@ -16,5 +16,8 @@ BASELINES = ("rf", "svc")
 NETWORKS = ("nn", "nn_frob", "nn_mix")
 # A penalised network model -> the name of its penalty (the config's ``lambdas`` keys).
 PENALTY = {"nn_frob": "frob", "nn_mix": "mix"}
+# The config keys that take one value or a list: each list is a sweep axis, and every
+# combination of their values is a study cell (normbound.config.cells), in this order.
+SWEEP_AXES = ("label_noise", "hidden", "steps")
 # Names a reader sees, as the notebook prints them.
 LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}

@@ -10,9 +10,10 @@ checked where training runs (:func:`normbound.train.pick_device`), not here.
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 
-from . import PENALTY
+from . import PENALTY, SWEEP_AXES
 from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
 
 
@@ -38,7 +39,12 @@ def validate(config: dict, schema_path: str) -> None:
 
 def schema_message(error) -> str:
     """One paragraph for a ``jsonschema.ValidationError``: the key, the value and what
-    was expected (the key's description in the schema)."""
+    was expected (the key's description in the schema). A key that takes one value or a
+    list (``oneOf``) is explained by the alternative of the value's own type: a list's
+    first wrong item, not "is not of type 'number'"."""
+    expected = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    if error.validator == "oneOf" and error.context:
+        error = chosen_alternative(error)
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties":
@@ -53,8 +59,21 @@ def schema_message(error) -> str:
     text = f"config key '{where}': {error.message[:200]}"
     if repr(error.instance) not in text:
         text += f" (value: {error.instance!r})"
-    expected = schema.get("description", "")
+    expected = schema.get("description", "") or expected
     return text + (f"; expected: {expected}" if expected else "")
+
+
+def chosen_alternative(error):
+    """The error of the ``oneOf`` alternative that matches the value's type (the one
+    without a type error at the value itself), else of the first alternative: a value of
+    neither type is told the single value's type, as before lists were allowed."""
+    by_alternative = {}
+    for sub in error.context:
+        by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
+    for subs in by_alternative.values():
+        if not any(sub.validator == "type" and not sub.relative_path for sub in subs):
+            return subs[0]
+    return by_alternative[min(by_alternative)][0]
 
 
 def check_config(config: dict) -> None:
@@ -72,6 +91,12 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"config key '{key}': {value} is not a finite number")
 
     walk(config, "")
+    count = len(cells(config))
+    # .get: a config read without the schema's defaults (benchmark.py on a bare GPU image).
+    if count > MAX_CELLS and not config.get("confirm_large_sweep"):
+        raise ConfigError(f"config key 'confirm_large_sweep': the lists of {', '.join(SWEEP_AXES)} make {count} "
+                          f"study cells (each trained for every seed), more than {MAX_CELLS}; set "
+                          f"confirm_large_sweep: true to run them")
     for model, name in PENALTY.items():
         lam, grid = config["notebook_lambdas"][name], config["lambdas"][name]
         if model in config["models"] and lam not in grid:
@@ -86,6 +111,36 @@ def check_config(config: dict) -> None:
         split_sizes(n, config["test_fraction"], config["validation_fraction"])
     except DataError as err:
         raise ConfigError(f"config key {err}") from None
+
+
+# A sweep of more cells than this runs only with confirm_large_sweep: true (a typo in a
+# list should not queue thousands of jobs).
+MAX_CELLS = 200
+
+
+def axis_values(config: dict, key: str) -> list:
+    """The values of sweep axis ``key``: its list, or its one value."""
+    value = config[key]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def swept(config: dict) -> list:
+    """The sweep axes with more than one value, in :data:`SWEEP_AXES` order."""
+    return [key for key in SWEEP_AXES if len(axis_values(config, key)) > 1]
+
+
+def cells(config: dict) -> list:
+    """Every study cell (one value of each sweep axis, ``{key: value}``), the lists'
+    orders kept: the first cell holds the first value of each list."""
+    lists = [axis_values(config, key) for key in SWEEP_AXES]
+    return [dict(zip(SWEEP_AXES, values)) for values in itertools.product(*lists)]
+
+
+def cell_config(config: dict, cell: dict | None = None) -> dict:
+    """``config`` as one cell sees it: each sweep axis set to ``cell``'s value. Without
+    ``cell``, the first cell: the one the report's single-cell sections show, and what a
+    script run by hand on a sweep's config uses (a config of single values is unchanged)."""
+    return {**config, **(cell or cells(config)[0])}
 
 
 def check(config: dict, schema_path: str) -> dict:
@@ -116,7 +171,8 @@ def load_config(path: str, schema_path: str) -> dict:
 
 def settings_for(config: dict, function) -> dict:
     """The config keys that ``function`` takes as parameters: what a script run by hand
-    passes on, as the workflow's ``params`` do."""
+    passes on, as the workflow's ``params`` do; a sweep's first cell (:func:`cell_config`)."""
+    config = cell_config(config)
     return {key: config[key] for key in inspect.signature(function).parameters if key in config}
 
 

@@ -8,6 +8,8 @@
   the corrected resampled t interval of Nadeau and Bengio (2003). Every seed splits the
   same data again, so the seeds' test sets overlap and their differences are correlated;
   the plain paired t-interval would be too narrow.
+- :func:`in_cell` picks one study cell's rows; :func:`sweep_summary` summarises every
+  cell's headline quantities for the report's sweep section.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from . import NETWORKS, PENALTY, SWEEP_AXES
 
 # Resamples of the bootstrap; drawn from a generator seeded with 0 on every call, so a
 # table is the same on every run and does not depend on the order groups are summarised in.
@@ -75,3 +79,51 @@ def paired_difference(differences, test_over_train: float, confidence: float = 0
 def trained(metrics: pd.DataFrame) -> pd.DataFrame:
     """The after-training rows, diverged networks left out."""
     return metrics[(metrics["phase"] == "after") & ~metrics["diverged"].astype(bool)]
+
+
+def in_cell(frame: pd.DataFrame, cell: dict) -> pd.DataFrame:
+    """The rows of ``frame`` (a results table with the sweep columns) in ``cell``
+    (``{axis: value}``); values compare exactly, as written from the config and read back."""
+    pick = np.ones(len(frame), dtype=bool)
+    for key, value in cell.items():
+        pick &= (frame[key] == value).to_numpy()
+    return frame[pick]
+
+
+def along(frame: pd.DataFrame, axis: str, cell: dict) -> pd.DataFrame:
+    """The rows of ``frame`` along sweep axis ``axis``, every other axis at ``cell``'s value."""
+    return in_cell(frame, {key: value for key, value in cell.items() if key != axis})
+
+
+def comparison_rows(metrics: pd.DataFrame, chosen: bool) -> pd.DataFrame:
+    """The after-training rows a comparison summarises, diverged ones included:
+    baselines, NN, and each penalty at the notebook's λ or (``chosen``) at the λ selected
+    on validation data."""
+    after = metrics[metrics["phase"] == "after"]
+    penalised = after["model"].isin(list(PENALTY))
+    return after[~penalised | after["selected" if chosen else "notebook_lambda"].astype(bool)]
+
+
+# The sweep section's quantities of the networks: Grad, the two norms and their ratio.
+SWEEP_NORMS = ("grad", "mix_norm", "frob_bound", "mix_over_frob")
+
+
+def sweep_summary(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, model and phase, over seeds (:func:`summarise`, diverged networks left
+    out): the test accuracy of every model after training at the λ chosen on validation
+    data (``lambda_choice`` "chosen"), and the networks' :data:`SWEEP_NORMS` before and
+    after training at the notebook's λ ("notebook"), ``mix_over_frob`` being
+    ‖W‖_Mix/(√h‖W‖_F) per network.
+
+    The norms are taken at one fixed λ, not at the chosen one: the chosen λ may differ
+    between seeds and between cells, and a norm moves with λ by orders of magnitude, so a
+    trend against an axis would mix the axis's effect with λ's (the comparison tables
+    never average a norm across λ either). Accuracy is what the choice of λ is for."""
+    cell = list(SWEEP_AXES)
+    fine = metrics[~metrics["diverged"].astype(bool)]
+    accuracy = summary_by(comparison_rows(fine, chosen=True), [*cell, "model", "phase"], ["test_acc"])
+    nets = fine[fine["model"].isin(NETWORKS) & fine["notebook_lambda"].astype(bool)]
+    norms = summary_by(nets.assign(mix_over_frob=nets["mix_norm"] / nets["frob_bound"]), [*cell, "model", "phase"],
+                       SWEEP_NORMS)
+    return pd.concat([accuracy.assign(lambda_choice="chosen"), norms.assign(lambda_choice="notebook")],
+                     ignore_index=True)

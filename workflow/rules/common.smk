@@ -2,14 +2,15 @@
 # Scripts receive their paths through input/output/params and never work them out.
 # Parsing imports nothing heavy: normbound.config is torch-free (tests check it).
 import os
+import re
 import sys
 
 import yaml
 from snakemake.logging import logger
 
 sys.path.insert(0, os.path.join(workflow.basedir, "..", "scripts"))
-from normbound import BASELINES, NETWORKS, PENALTY  # noqa: E402
-from normbound.config import ConfigError, check  # noqa: E402
+from normbound import BASELINES, NETWORKS, PENALTY, SWEEP_AXES  # noqa: E402
+from normbound.config import ConfigError, axis_values, cell_config, cells, check, swept  # noqa: E402
 
 try:
     check(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
@@ -20,13 +21,33 @@ except ConfigError as err:
     sys.exit(1)
 
 SEEDS = config["seeds"]
+# The study cells: one value of each sweep axis (label_noise, hidden, steps), every
+# combination of the config's lists. A single-valued config is one cell.
+CELLS = cells(config)
+SWEPT = swept(config)
+# The cell that the report's single-cell sections (tables, figures, theory) show: each
+# swept key's first value (normbound.config.cell_config), so the user picks it by order.
+REPORT_CELL = CELLS[0]
+# A wildcard's text -> the config's value, per sweep axis: rules get the value itself
+# (an int stays an int), never a number parsed back from a path.
+AXIS_VALUES = {key: {str(value): value for value in axis_values(config, key)} for key in SWEEP_AXES}
 TRAINED_BASELINES = [m for m in BASELINES if m in config["models"]]
 TRAINED_NETWORKS = [m for m in NETWORKS if m in config["models"]]
 
 # ----------------------------------------------------------------------------- paths
 RESULTS = "results"
-DATA = f"{RESULTS}/data/seed{{seed}}"
-SEED_DIR = f"{RESULTS}/seed{{seed}}"
+# A cell's folder name, e.g. noise0.04_h100_steps10000. A single-valued study uses it too:
+# one path scheme for every study, and a single value turned into a list keeps its cell's
+# results (only the new cells run) instead of moving every file.
+CELL = "noise{label_noise}_h{hidden}_steps{steps}"
+# Data and baselines depend on the label noise alone: one per noise rate and seed, shared
+# by the cells with that rate.
+DATA = f"{RESULTS}/data/noise{{label_noise}}/seed{{seed}}"
+BASELINES_FILE = f"{RESULTS}/baselines/noise{{label_noise}}/seed{{seed}}.csv"
+SEED_DIR = f"{RESULTS}/{CELL}/seed{{seed}}"
+# Job names of the logs and benchmarks (one folder per rule, one file per job).
+DATA_JOB = "noise{label_noise}_seed{seed}"
+CELL_JOB = f"{CELL}_seed{{seed}}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TABLES = f"{RESULTS}/tables"
@@ -44,6 +65,10 @@ TABLE_NAMES = ["comparison_chosen", "comparison_notebook", "paired_differences",
                "fidelity", "fidelity_settings", "diverged"]
 FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
                 "lambda_chosen"]
+# The sweep section's, when a sweep axis has several values (names start with "sweep": a
+# report rendered by hand sorts them by that); the width ratio where h is swept.
+SWEEP_FIGURE_NAMES = (["sweep"] + (["sweep_width_ratio"] if "hidden" in SWEPT else [])) if SWEPT else []
+SWEEP_TABLE_NAMES = ["sweep"] if SWEPT else []
 THEORY_FIGURE_NAMES = {
     "theory_hessian": ["hessian_convergence", "optimiser_steps"],
     "theory_bounds": ["bound_ratios", "pattern_gap"],
@@ -62,18 +87,50 @@ with open(os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml")) as _handle:
     NOTEBOOK_REFERENCE = yaml.safe_load(_handle)
 
 
+def one_of(names):
+    """A wildcard constraint that matches exactly one of ``names``."""
+    return "|".join(map(re.escape, names))
+
+
 wildcard_constraints:
     seed=r"\d+",
+    label_noise=one_of(AXIS_VALUES["label_noise"]),
+    hidden=one_of(AXIS_VALUES["hidden"]),
+    steps=one_of(AXIS_VALUES["steps"]),
 
 
-def settings(stage):
-    """The part of the config that ``stage`` reads."""
-    return {key: config[key] for key in STAGE_KEYS[stage]}
+def settings(stage, wildcards=None):
+    """The part of the config that ``stage`` reads, each sweep axis at the job's cell's
+    value: a rule's params hold its own cell only, so a new cell leaves the others' jobs
+    as they are."""
+    return {key: AXIS_VALUES[key][wildcards[key]] if key in SWEEP_AXES else config[key] for key in STAGE_KEYS[stage]}
 
 
-def per_seed(pattern):
-    """``pattern`` expanded over the configured seeds."""
-    return expand(pattern, seed=SEEDS)
+def stage_settings(stage):
+    """:func:`settings` of ``stage`` as a rule's params (a function of the job's wildcards)."""
+    return lambda wildcards: settings(stage, wildcards)
+
+
+def cell_wildcards(cell):
+    """A cell's values as wildcard texts (the keys of AXIS_VALUES)."""
+    return {key: str(value) for key, value in cell.items()}
+
+
+def per_seed(pattern, cell=REPORT_CELL):
+    """``pattern`` expanded over the configured seeds, in ``cell``."""
+    return expand(pattern, seed=SEEDS, **cell_wildcards(cell))
+
+
+# Every (cell, seed) of the study, cells in the config's order, seeds within: the order of
+# the aggregation's inputs and of its ``cells`` param.
+CELL_SEEDS = [(cell, seed) for cell in CELLS for seed in SEEDS]
+
+
+def per_cell_and_seed(pattern):
+    """``pattern`` for every (cell, seed) of CELL_SEEDS, one path each (a path repeats
+    where ``pattern`` does not name every axis)."""
+    return expand(pattern, zip, seed=[seed for _, seed in CELL_SEEDS],
+                  **{key: [str(cell[key]) for cell, _ in CELL_SEEDS] for key in SWEEP_AXES})
 
 
 def figure_files(folder, names):

@@ -1,14 +1,14 @@
 rule prepare_data:
-    """The notebook's split, label noise and normalisation for one seed."""
+    """The notebook's split, label noise and normalisation for one seed and noise rate."""
     output:
         npz=f"{DATA}.npz",
         json=f"{DATA}.json",
     params:
-        settings=settings("data"),
+        settings=stage_settings("data"),
     log:
-        f"{LOGS}/prepare_data/seed{{seed}}.log",
+        f"{LOGS}/prepare_data/{DATA_JOB}.log",
     benchmark:
-        f"{BENCHMARKS}/prepare_data/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/prepare_data/{DATA_JOB}.tsv"
     threads: 1
     # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
     group:

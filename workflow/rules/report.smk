@@ -18,8 +18,8 @@ REPORT_OUTPUTS = [f"{REPORT}/report.html"] + ([f"{REPORT}/report.pdf"] if LATEXM
 if not LATEXMK:
     logger.warning(NO_LATEX)
 
-TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in TABLE_NAMES}
-FIGURE_FILES = figure_files(FIGURES, FIGURE_NAMES)
+TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in TABLE_NAMES + SWEEP_TABLE_NAMES}
+FIGURE_FILES = figure_files(FIGURES, FIGURE_NAMES + SWEEP_FIGURE_NAMES)
 THEORY_FILES = {
     "exercise1": rules.theory_hessian.output.json,
     "exercise2": rules.theory_bounds.output.json,
@@ -31,7 +31,7 @@ THEORY_FILES = {
 rule tables:
     """Comparison tables (mean, sd, n, 95 % bootstrap interval over seeds), paired
     differences, λ selection, convergence, seed 0 against the notebook, and the diverged
-    networks."""
+    networks, of the report's cell; in a sweep, every cell's headline quantities."""
     input:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
@@ -43,8 +43,10 @@ rule tables:
             for name, path in TABLE_FILES.items()
         },
     params:
-        # The config keys that the notebook's settings name: a change reruns the tables.
-        settings={key: config[key] for key in NOTEBOOK_REFERENCE["settings"]},
+        # The config keys that the notebook's settings name, as the report's cell sees
+        # them: a change reruns the tables.
+        settings={key: cell_config(config, REPORT_CELL)[key] for key in NOTEBOOK_REFERENCE["settings"]},
+        cell=REPORT_CELL,
     log:
         f"{LOGS}/tables.log",
     threads: 1
@@ -58,7 +60,8 @@ rule tables:
 
 
 rule figures:
-    """Every figure of the report, as PDF (LaTeX) and PNG (HTML)."""
+    """Every figure of the report, as PDF (LaTeX) and PNG (HTML): the report's cell's,
+    and in a sweep the headline quantities against each swept key."""
     input:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
@@ -67,6 +70,7 @@ rule figures:
         **captioned(FIGURE_FILES, "Figures"),
     params:
         notebook_lambdas=config["notebook_lambdas"],
+        cell=REPORT_CELL,
     log:
         f"{LOGS}/figures.log",
     threads: 1
@@ -95,8 +99,9 @@ rule report:
     params:
         # The whole config: the report shows it, so any change renders it again.
         config=config,
-        tables=TABLE_NAMES,
+        tables=TABLE_NAMES + SWEEP_TABLE_NAMES,
         figures=FIGURE_NAMES,
+        sweep_figures=SWEEP_FIGURE_NAMES,
         theory=["exercise1", "exercise2"],
         theory_figures=[name for names in THEORY_FIGURE_NAMES.values() for name in names],
         # The folder of the templates and captions, found from the inputs (lint: no hard-coded prefix).

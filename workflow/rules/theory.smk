@@ -46,11 +46,12 @@ rule theory_random:
 
 
 rule theory_bounds:
-    """Exercise 2: the bound chain's ratios on every trained network, beside the random
-    families'."""
+    """Exercise 2: the bound chain's ratios on every trained network of the report's cell,
+    beside the random families'."""
     input:
         random=rules.theory_random.output[0],
-        metrics=rules.aggregate.output.metrics,
+        # The report's cell alone, not results/metrics.csv: a new sweep cell leaves it be.
+        networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
         weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
     output:
         json=f"{THEORY}/exercise2.json",

@@ -1,15 +1,16 @@
 rule train_baselines:
-    """Random forest and RBF SVC with scikit-learn's defaults, one seed."""
+    """Random forest and RBF SVC with scikit-learn's defaults, one seed and noise rate
+    (no network: the same for every width and number of steps)."""
     input:
         data=rules.prepare_data.output.npz,
     output:
-        f"{SEED_DIR}/baselines.csv",
+        BASELINES_FILE,
     params:
         settings=settings("baselines"),
     log:
-        f"{LOGS}/train_baselines/seed{{seed}}.log",
+        f"{LOGS}/train_baselines/{DATA_JOB}.log",
     benchmark:
-        f"{BENCHMARKS}/train_baselines/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/train_baselines/{DATA_JOB}.tsv"
     threads: 1
     # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
     group:
@@ -24,8 +25,9 @@ rule train_baselines:
 
 
 rule train_networks:
-    """Every network of one seed (both λ grids, on the training set and on the fit part
-    for validation) as one batched program; measurements before and after training."""
+    """Every network of one seed and cell (both λ grids, on the training set and on the
+    fit part for validation) as one batched program; measurements before and after
+    training."""
     input:
         data=rules.prepare_data.output.npz,
     output:
@@ -34,11 +36,11 @@ rule train_networks:
         curves=f"{SEED_DIR}/curves.csv",
         weights=f"{SEED_DIR}/weights.npz",
     params:
-        settings=settings("networks"),
+        settings=stage_settings("networks"),
     log:
-        f"{LOGS}/train_networks/seed{{seed}}.log",
+        f"{LOGS}/train_networks/{CELL_JOB}.log",
     benchmark:
-        f"{BENCHMARKS}/train_networks/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/train_networks/{CELL_JOB}.tsv"
     # torch uses min(threads, CPU count); 4 lets one job fill a laptop's cores.
     threads: 4
     resources:
@@ -52,19 +54,24 @@ rule train_networks:
 
 
 rule aggregate:
-    """All seeds joined: results/metrics.csv, selection.csv, curves.csv. A model subset
-    without networks or without baselines joins only what was trained."""
+    """All cells and seeds joined: results/metrics.csv, selection.csv, curves.csv, each
+    row with its cell's label_noise, hidden and steps. A model subset without networks or
+    without baselines joins only what was trained."""
     input:
-        networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
-        validation=per_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
-        curves=per_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
-        baselines=per_seed(rules.train_baselines.output[0]) if TRAINED_BASELINES else [],
+        # One file per (cell, seed) each, in CELL_SEEDS order: a noise rate's baselines
+        # are listed for every cell that shares them.
+        networks=per_cell_and_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
+        validation=per_cell_and_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
+        curves=per_cell_and_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
+        baselines=per_cell_and_seed(rules.train_baselines.output[0]) if TRAINED_BASELINES else [],
     output:
         metrics=f"{RESULTS}/metrics.csv",
         selection=f"{RESULTS}/selection.csv",
         curves=f"{RESULTS}/curves.csv",
     params:
         notebook_lambdas=config["notebook_lambdas"],
+        # The cell of each input file, in the same order.
+        cells=[cell for cell, _ in CELL_SEEDS],
     log:
         f"{LOGS}/aggregate.log",
     threads: 1
