@@ -32,6 +32,8 @@ STUDY_GROUPS = {"small_study": "small_study", "cluster": "small_study", "cluster
                 "second_clean_run": "small_study", "hostile_study": "hostile_study", "sweep_study": "sweep_study"}
 
 
+# tryfirst: pytest-xdist reads the groups in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Each test that uses a session study (as a fixture, or named in its parameters for
     ``request.getfixturevalue``) joins that study's ``xdist_group``; a test with a
