@@ -1,5 +1,6 @@
 """Join every seed's tables: ``metrics.csv`` (one row per model, λ, phase and seed),
-``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
+``selection.csv`` (validation scores and chosen λ), ``curves.csv`` and ``robustness.csv``
+(one row per classifier, seed and test point: certified radii and attack distance).
 
 Every table gains ``notebook_lambda``: true for the networks trained at the notebook's λ
 (and for ``nn``, the notebook's unpenalised network), so that no consumer matches floats.
@@ -11,7 +12,8 @@ their header alone; without baselines, ``metrics.csv`` holds the networks alone.
 
 By hand:  python scripts/aggregate.py --networks results/seed*/networks.csv \\
               --baselines results/seed*/baselines.csv --validation results/seed*/validation.csv \\
-              --curves results/seed*/curves.csv --out-metrics m.csv --out-selection s.csv --out-curves c.csv
+              --curves results/seed*/curves.csv --robustness results/seed*/robustness.csv \\
+              --out-metrics m.csv --out-selection s.csv --out-curves c.csv --out-robustness r.csv
 """
 
 import argparse
@@ -26,6 +28,8 @@ METRICS_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda
                    "spectral_bound", "diverged", "diverged_step"]
 SELECTION_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged", "diverged_step",
                      "selected"]
+ROBUSTNESS_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "point", "correct", "radius_mix", "radius_spectral",
+                      "radius_frob", "radius_local", "distance"]
 CURVES_COLUMNS = ["seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss", "train_acc", "val_acc",
                   "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
@@ -46,11 +50,12 @@ def join(paths, keys, columns, notebook_lambdas):
     return frame.sort_values(keys, key=by_rank, kind="stable").reset_index(drop=True).reindex(columns=columns)
 
 
-def aggregate(networks, baselines, validation, curves, notebook_lambdas):
-    """Join per-seed CSV files (lists of paths) into the three study tables."""
+def aggregate(networks, baselines, validation, curves, robustness, notebook_lambdas):
+    """Join per-seed CSV files (lists of paths) into the four study tables."""
     return (join([*networks, *baselines], ["seed", "model", "lam", "phase"], METRICS_COLUMNS, notebook_lambdas),
             join(validation, ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
-            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas))
+            join(curves, ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas),
+            join(robustness, ["seed", "model", "point"], ROBUSTNESS_COLUMNS, notebook_lambdas))
 
 
 def write(tables, paths):
@@ -60,22 +65,23 @@ def write(tables, paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("networks", "baselines", "validation", "curves"):
+    for name in ("networks", "baselines", "validation", "curves", "robustness"):
         parser.add_argument(f"--{name}", nargs="*", default=[], help=f"per-seed {name} CSV files")
-    for name in ("metrics", "selection", "curves"):
+    for name in ("metrics", "selection", "curves", "robustness"):
         parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     notebook_lambdas = config.load_config(args.config, args.schema)["notebook_lambdas"]
-    write(aggregate(args.networks, args.baselines, args.validation, args.curves, notebook_lambdas),
-          (args.out_metrics, args.out_selection, args.out_curves))
+    write(aggregate(args.networks, args.baselines, args.validation, args.curves, args.robustness, notebook_lambdas),
+          (args.out_metrics, args.out_selection, args.out_curves, args.out_robustness))
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         inp, out = snakemake.input, snakemake.output
-        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, snakemake.params.notebook_lambdas),
-              (out.metrics, out.selection, out.curves))
+        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, inp.robustness,
+                        snakemake.params.notebook_lambdas),
+              (out.metrics, out.selection, out.curves, out.robustness))
     else:
         main()

@@ -5,20 +5,24 @@ Means and error bars (one standard deviation over seeds) come from
 :func:`tables.summary_by`, the same summary as the report's tables; diverged networks are
 left out, as there.
 
+The robustness figure draws the 95 % percentile bootstrap interval over seeds as its band
+(:func:`normbound.summary.summarise`, as the tables): robust accuracies stay within [0, 1].
+
 By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
-              --curves results/curves.csv --outdir /tmp/figures
+              --curves results/curves.csv --robustness results/robustness.csv --outdir /tmp/figures
 """
 
 import argparse
+import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from normbound import LABELS, NETWORKS, PENALTY, config, io, plots
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io, plots
 from normbound.plots import WIDTH, plain_log
-from normbound.summary import summary_by, trained
+from normbound.summary import ROBUST_MEASURES, robust_accuracy, summary_by, trained
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
@@ -29,6 +33,15 @@ QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict
 MIDDLE_BOUNDS = ("mix_norm", "spectral_bound")
 PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
+# The robustness figure's curves: the global certificates in their bounds' styles, the
+# local certificate and the attack drawn heavier.
+ROBUST_STYLE = {
+    "certified_frob": dict(label=r"certified, $\sqrt{h}\,\|W\|_F$", color="C2", ls=":", lw=1.2),
+    "certified_spectral": dict(label=r"certified, $\sqrt{h}\,\|W\|_2$", color="C3", ls="-.", lw=1.2),
+    "certified_mix": dict(label=r"certified, $\|W\|_\mathrm{Mix}$", color="C1", ls="--", lw=1.2),
+    "certified_local": dict(label="certified, local", color="C4", ls="-", lw=1.8),
+    "empirical": dict(label="not broken by the attack", color="k", ls="-", lw=1.8),
+}
 PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
 
 
@@ -40,6 +53,8 @@ class Study:
     selection: pd.DataFrame
     curves: pd.DataFrame
     notebook_lambdas: dict
+    robustness: pd.DataFrame  # results/robustness.csv: one row per classifier, seed and test point
+    epsilons: list  # the robustness figure's radii
 
 
 def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -228,32 +243,69 @@ def lambda_chosen(study: Study):
     return fig
 
 
+def robustness_curves(study: Study):
+    """Robust accuracy against ε, one panel per classifier (networks at the chosen λ, the
+    SVC): the fraction of test points each certificate certifies and the attack leaves
+    unbroken at radius ε; mean over seeds with the 95 % bootstrap interval as a band."""
+    accuracy = robust_accuracy(study.robustness, study.epsilons)
+    models = [m for m in MODELS if m in set(accuracy["model"])]
+    summary = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
+    columns = min(3, max(1, len(models)))
+    rows = max(1, math.ceil(len(models) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 2.4 * rows + 0.5), sharex=True, sharey=True, squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        mine = summary[(summary["model"] == model) & (summary["n"] > 0)]
+        for measure, style in ROBUST_STYLE.items():
+            curve = mine[mine["metric"] == measure]
+            if len(curve):
+                ax.plot(curve["epsilon"], curve["mean"], **style)
+                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]),
+                                curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
+        lams = accuracy.loc[accuracy["model"] == model, "lam"]
+        chosen = "" if model not in PENALTY else f" (λ: {', '.join(f'{lam:g}' for lam in sorted(lams.unique()))})"
+        ax.set_title(LABELS[model] + chosen)
+        ax.set_ylim(0, 1.02)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("radius ε (L2, normalised inputs)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("robust accuracy")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
 FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
-                                   training_curves, lambda_chosen)}
+                                   training_curves, lambda_chosen, robustness_curves)}
 
 
-def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict) -> Study:
-    return Study(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), notebook_lambdas)
+def load_study(metrics: str, selection: str, curves: str, robustness: str, notebook_lambdas: dict,
+               epsilons) -> Study:
+    return Study(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), notebook_lambdas,
+                 pd.read_csv(robustness), list(epsilons))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("metrics", "selection", "curves"):
+    for name in ("metrics", "selection", "curves", "robustness"):
         parser.add_argument(f"--{name}", required=True, help=f"results/{name}.csv")
     parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES), default=list(FIGURES), help="figures to draw")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    study = load_study(args.metrics, args.selection, args.curves,
-                       config.load_config(args.config, args.schema)["notebook_lambdas"])
+    settings = config.load_config(args.config, args.schema)
+    study = load_study(args.metrics, args.selection, args.curves, args.robustness, settings["notebook_lambdas"],
+                       settings["robustness"]["epsilons"])
     plots.draw(FIGURES, plots.files_in(args.outdir, args.only), study)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        study = load_study(snakemake.input.metrics, snakemake.input.selection, snakemake.input.curves,
-                           snakemake.params.notebook_lambdas)
+        inp = snakemake.input
+        study = load_study(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.notebook_lambdas,
+                           snakemake.params.epsilons)
         plots.draw(FIGURES, plots.outputs(snakemake.output), study)
     else:
         main()

@@ -22,6 +22,10 @@ except ConfigError as err:
 SEEDS = config["seeds"]
 TRAINED_BASELINES = [m for m in BASELINES if m in config["models"]]
 TRAINED_NETWORKS = [m for m in NETWORKS if m in config["models"]]
+TRAINED_SVC = "svc" in config["models"]
+# The classifiers whose robustness is measured: the networks and the SVC (not the random
+# forest: piecewise constant, nothing to certify or follow a gradient of; README).
+ROBUSTNESS_MEASURED = bool(TRAINED_NETWORKS) or TRAINED_SVC
 
 # ----------------------------------------------------------------------------- paths
 RESULTS = "results"
@@ -33,6 +37,11 @@ TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 THEORY = f"{RESULTS}/theory"
 REPORT = f"{RESULTS}/report"
+# Per seed: the SVC's fitted parameters as arrays, and each test point's certified radii
+# and attack distance; all seeds' points joined.
+SVC_ARRAYS = f"{SEED_DIR}/svc.npz"
+SEED_ROBUSTNESS = f"{SEED_DIR}/robustness.csv"
+ROBUSTNESS = f"{RESULTS}/robustness.csv"
 SCRIPTS = "../../scripts"
 REPORT_TEMPLATES = os.path.join(workflow.basedir, "..", "report")
 # The pinned environment, for --software-deployment-method conda (relative to rules/).
@@ -41,9 +50,9 @@ ENV = "../../environment.yml"
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
 TABLE_NAMES = ["comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
-               "fidelity", "fidelity_settings", "diverged"]
+               "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_gap"]
 FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
-                "lambda_chosen"]
+                "lambda_chosen", "robustness_curves"]
 THEORY_FIGURE_NAMES = {
     "theory_hessian": ["hessian_convergence", "optimiser_steps"],
     "theory_bounds": ["bound_ratios", "pattern_gap"],
@@ -57,6 +66,8 @@ STAGE_KEYS = {
     "networks": ("models", "hidden", "init_scale", "lr", "steps", "lambdas", "curve_every", "device",
                  "batch_size", "compile"),
 }
+# The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
+ATTACK_KEYS = ("restarts", "steps")
 # The notebook's settings (report/notebook_reference.yaml): a change reruns the tables.
 with open(os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml")) as _handle:
     NOTEBOOK_REFERENCE = yaml.safe_load(_handle)

@@ -36,6 +36,7 @@ rule tables:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         curves=rules.aggregate.output.curves,
+        robustness=rules.aggregate.output.robustness,
         reference=os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml"),
     output:
         **{
@@ -43,8 +44,12 @@ rule tables:
             for name, path in TABLE_FILES.items()
         },
     params:
-        # The config keys that the notebook's settings name: a change reruns the tables.
-        settings={key: config[key] for key in NOTEBOOK_REFERENCE["settings"]},
+        # The config keys that the notebook's settings name, and the table's ε: a change
+        # reruns the tables.
+        settings={
+            **{key: config[key] for key in NOTEBOOK_REFERENCE["settings"]},
+            "robustness": {"table_epsilons": config["robustness"]["table_epsilons"]},
+        },
     log:
         f"{LOGS}/tables.log",
     threads: 1
@@ -63,10 +68,12 @@ rule figures:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         curves=rules.aggregate.output.curves,
+        robustness=rules.aggregate.output.robustness,
     output:
         **captioned(FIGURE_FILES, "Figures"),
     params:
         notebook_lambdas=config["notebook_lambdas"],
+        epsilons=config["robustness"]["epsilons"],
     log:
         f"{LOGS}/figures.log",
     threads: 1

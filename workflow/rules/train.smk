@@ -3,7 +3,9 @@ rule train_baselines:
     input:
         data=rules.prepare_data.output.npz,
     output:
-        f"{SEED_DIR}/baselines.csv",
+        table=f"{SEED_DIR}/baselines.csv",
+        # The SVC's fitted parameters, for the robustness job.
+        **({"svc": SVC_ARRAYS} if TRAINED_SVC else {}),
     params:
         settings=settings("baselines"),
     log:
@@ -52,17 +54,19 @@ rule train_networks:
 
 
 rule aggregate:
-    """All seeds joined: results/metrics.csv, selection.csv, curves.csv. A model subset
-    without networks or without baselines joins only what was trained."""
+    """All seeds joined: results/metrics.csv, selection.csv, curves.csv, robustness.csv. A
+    model subset without networks or without baselines joins only what was trained."""
     input:
         networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
         validation=per_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
         curves=per_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
-        baselines=per_seed(rules.train_baselines.output[0]) if TRAINED_BASELINES else [],
+        baselines=per_seed(rules.train_baselines.output.table) if TRAINED_BASELINES else [],
+        robustness=per_seed(SEED_ROBUSTNESS) if ROBUSTNESS_MEASURED else [],
     output:
         metrics=f"{RESULTS}/metrics.csv",
         selection=f"{RESULTS}/selection.csv",
         curves=f"{RESULTS}/curves.csv",
+        robustness=ROBUSTNESS,
     params:
         notebook_lambdas=config["notebook_lambdas"],
     log:
