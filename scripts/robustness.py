@@ -99,9 +99,11 @@ def robustness(data, seed, networks=None, weights=None, svc=None, restarts=4, st
     return table.assign(seed=seed).reindex(columns=COLUMNS)
 
 
-def run(data_path, seed, out, settings, networks_path=None, weights_path=None, svc_path=None, threads=1):
-    """The job: one thread (small matrix products; two jobs share the cores better)."""
-    torch.set_num_threads(threads)
+def run(data_path, seed, out, settings, networks_path=None, weights_path=None, svc_path=None, threads=None):
+    """The job, on ``threads`` torch threads (the workflow's rule: one; small matrix
+    products, so two jobs share two cores better than one job spinning on both)."""
+    if threads:
+        torch.set_num_threads(threads)
     load = lambda path: dict(np.load(path)) if path else None  # noqa: E731
     networks = pd.read_csv(networks_path) if networks_path else None
     table = robustness(load(data_path), seed, networks, load(weights_path), load(svc_path), **settings)

@@ -18,8 +18,8 @@ SCRIPTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, 
 
 
 def test_every_stage_script_is_found():
-    assert {"prepare_data", "train_baselines", "train_networks", "aggregate", "tables", "figures", "make_report",
-            "theory_hessian", "theory_bounds"} <= set(SCRIPTS)
+    assert {"prepare_data", "train_baselines", "train_networks", "robustness", "aggregate", "tables", "figures",
+            "make_report", "theory_hessian", "theory_bounds"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -93,19 +93,24 @@ def test_steps_by_hand_equal_the_workflow(small_study, tmp_path):
     run_main("prepare_data", "--seed", 1, "--npz", tmp_path / "seed1.npz", "--json", tmp_path / "seed1.json",
              *config, cwd=tmp_path)
     run_main("train_baselines", "--seed", 1, "--data", results / "data" / "seed1.npz",
-             "--out", tmp_path / "baselines.csv", *config, cwd=tmp_path)
+             "--out", tmp_path / "baselines.csv", "--svc", tmp_path / "svc.npz", *config, cwd=tmp_path)
+    run_main("robustness", "--seed", 1, "--data", results / "data" / "seed1.npz",
+             "--networks", results / "seed1" / "networks.csv", "--weights", results / "seed1" / "weights.npz",
+             "--svc", tmp_path / "svc.npz", "--out", tmp_path / "robustness1.csv", *config, cwd=tmp_path)
     seeds = sorted(glob.glob(str(results / "seed*")))
-    run_main("aggregate", *[a for kind in ("networks", "baselines", "validation", "curves")
+    run_main("aggregate", *[a for kind in ("networks", "baselines", "validation", "curves", "robustness")
                             for a in (f"--{kind}", *[f"{s}/{kind}.csv" for s in seeds])],
              "--out-metrics", tmp_path / "metrics.csv", "--out-selection", tmp_path / "selection.csv",
-             "--out-curves", tmp_path / "curves.csv", *config, cwd=tmp_path)
+             "--out-curves", tmp_path / "curves.csv", "--out-robustness", tmp_path / "robustness.csv", *config,
+             cwd=tmp_path)
     names = [os.path.basename(p)[:-4] for p in glob.glob(str(results / "tables" / "*.csv"))]
     run_main("tables", "--metrics", tmp_path / "metrics.csv", "--selection", tmp_path / "selection.csv",
-             "--curves", tmp_path / "curves.csv", "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
+             "--curves", tmp_path / "curves.csv", "--robustness", tmp_path / "robustness.csv",
+             "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
              "--out", *[f"{n}={tmp_path / n}.csv" for n in names], *config, cwd=tmp_path)
     pairs = {"seed1.json": "data/seed1.json", "baselines.csv": "seed1/baselines.csv", "metrics.csv": "metrics.csv",
-             "selection.csv": "selection.csv", "curves.csv": "curves.csv",
-             **{f"{n}.csv": f"tables/{n}.csv" for n in names}}
+             "selection.csv": "selection.csv", "curves.csv": "curves.csv", "robustness1.csv": "seed1/robustness.csv",
+             "robustness.csv": "robustness.csv", **{f"{n}.csv": f"tables/{n}.csv" for n in names}}
     assert len(names) >= 5
     different = [mine for mine, theirs in pairs.items() if read_bytes(tmp_path / mine) != read_bytes(results / theirs)]
     assert not different, f"by hand differs from the workflow: {different}"
