@@ -267,7 +267,8 @@ def robustness_curves(study: Study):
         ax.set_ylim(0, 1.02)
     for ax in axes.flat[len(models):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
+    for ax in axes.flat[max(0, len(models) - columns):len(models)]:  # the lowest panel of each column
+        ax.xaxis.set_tick_params(labelbottom=True)
         ax.set_xlabel("radius ε (L2, normalised inputs)")
     for ax in axes[:, 0]:
         ax.set_ylabel("robust accuracy")

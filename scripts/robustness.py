@@ -79,7 +79,7 @@ def svc_robustness(data, svc, restarts, steps, generator) -> pd.DataFrame:
                              correct=(torch.sign(machine.value(X)) == t).numpy(), distance=distance.numpy()))
 
 
-def robustness(data, seed, networks=None, weights=None, svc=None, restarts=4, steps=10) -> pd.DataFrame:
+def robustness(data, seed, networks=None, weights=None, svc=None, *, restarts, steps) -> pd.DataFrame:
     """The seed's table (see the module's docstring); ``networks``/``weights`` and ``svc``
     may each be None where the config trains no such model. Raises if an attack breaks a
     certificate."""

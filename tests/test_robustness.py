@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import LATEX_INSTALL, Page, pdf_text, require_program, seed_data
+import yaml
+from helpers import LATEX_INSTALL, SCHEMA, Page, pdf_text, require_program, seed_data
 
 import train_baselines
 from normbound import LABELS
@@ -19,6 +20,11 @@ from normbound.robust import Networks, RBFMachine, attack, global_radius, local_
 from normbound.train import Grid, train_grid
 
 GLOBAL = {"radius_mix": mixed_norm, "radius_spectral": spectral_bound, "radius_frob": frobenius_bound}
+with open(SCHEMA) as _handle:
+    DEFAULTS = {key: value["default"] for key, value in
+                yaml.safe_load(_handle)["properties"]["robustness"]["properties"].items()}
+# The attack as the study runs it by default: what the strength tests hold to account.
+RESTARTS, STEPS = DEFAULTS["restarts"], DEFAULTS["steps"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -69,7 +75,7 @@ def test_linear_model_distance_is_matched():
     net = Networks(torch.cat([w, -w])[None], torch.cat([c, -c])[None], output_signs(2, torch.float64))
     X = torch.randn(200, 30, generator=gen, dtype=torch.float64)
     f = X @ w[0] + c
-    distance, points = attack(net, X[:, None], torch.sign(f)[:, None], 4, 10, gen)
+    distance, points = attack(net, X[:, None], torch.sign(f)[:, None], RESTARTS, STEPS, gen)
     torch.testing.assert_close(distance[:, 0], f.abs() / w.norm(), rtol=0, atol=1e-6)
     assert (torch.sign(f)[:, None] * net.value(points) <= 0).all()
 
@@ -91,7 +97,7 @@ def test_attack_is_within_five_percent_of_the_exact_distance(narrow):
     exact = torch.stack([exact_distance(W[m], b[m], s, X) for m in range(len(W))], 1)
     net = Networks(W, b, s)
     points = X[:, None].expand(-1, len(W), -1)
-    distance, found = attack(net, points, t[:, None], 4, 10, torch.Generator().manual_seed(0))
+    distance, found = attack(net, points, t[:, None], RESTARTS, STEPS, torch.Generator().manual_seed(0))
     correct = torch.sign(net.value(points)) == t[:, None]
     assert correct.sum() > 0.8 * correct.numel()
     # An attack's point is misclassified, so no distance is below the exact minimum: this
@@ -110,7 +116,7 @@ def soundness_violations(weights, data, radius_of):
     s = output_signs(W.shape[1], torch.float64)
     X, t = torch.as_tensor(data["X_test"]), torch.as_tensor(data["t_test"])[:, None]
     points = X[:, None].expand(-1, len(W), -1)
-    distance, found = attack(Networks(W, b, s), points, t, 4, 10, torch.Generator().manual_seed(0))
+    distance, found = attack(Networks(W, b, s), points, t, RESTARTS, STEPS, torch.Generator().manual_seed(0))
     assert (t * Networks(W, b, s).value(found) <= 0).all(), "an attack point is classified correctly"
     return {name: int(violations(radius, distance).sum()) for name, radius in radius_of(W, b, s, X, t).items()}
 
@@ -157,7 +163,7 @@ def test_svc_arrays_are_the_decision_function_and_the_attack_flips_it():
     Y = X[:5].clone().requires_grad_()
     machine.value(Y).sum().backward()
     torch.testing.assert_close(machine.value_and_grad(X[:5])[1], Y.grad, rtol=1e-10, atol=1e-12)
-    distance, points = attack(machine, X, t, 4, 10, torch.Generator().manual_seed(0))
+    distance, points = attack(machine, X, t, RESTARTS, STEPS, torch.Generator().manual_seed(0))
     correct = torch.sign(machine.value(X)) == t
     flipped = correct & torch.isfinite(distance)
     assert flipped.sum() > 0.9 * correct.sum()
@@ -189,7 +195,7 @@ def expected_table(points: pd.DataFrame, epsilons) -> dict:
 def test_report_section_states_the_robustness_of_the_results_in_both_formats(small_study):
     results = small_study / "results"
     points = pd.read_csv(results / "robustness.csv")
-    epsilons = [0.25, 0.5, 1.0]  # the schema's default table_epsilons
+    epsilons = DEFAULTS["table_epsilons"]
     expected = expected_table(points, epsilons)
     assert {m for m, _, _ in expected} == {"svc", "nn", "nn_frob", "nn_mix"}
     page = Page(results / "report" / "report.html")
@@ -208,9 +214,9 @@ def test_report_section_states_the_robustness_of_the_results_in_both_formats(sma
     assert "What the bounds buy" in pdf
     section = pdf[pdf.index("What the bounds buy"):]
     for model in ("svc", "nn", "nn_frob", "nn_mix"):
-        share = f"{100 * expected[(model, 0.5, 'empirical')]:.1f} %"
+        share = f"{100 * expected[(model, epsilons[1], 'empirical')]:.1f} %"
         assert f"{LABELS[model]}" in html and share in html and share in section, (model, share)
-    local = f"{100 * expected[('nn_mix', 0.5, 'certified_local')]:.1f} %"
+    local = f"{100 * expected[('nn_mix', epsilons[1], 'certified_local')]:.1f} %"
     assert re.search(rf"NN\+Mix \(λ: [^)]*\): the local certificate certifies {re.escape(local)}", html)
 
 
