@@ -21,6 +21,8 @@ By hand:  python scripts/robustness.py --seed 0 --data results/data/seed0.npz \\
 """
 
 import argparse
+import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ from normbound.robust import Networks, RBFMachine, attack, global_radius, local_
 # The global certificates: the radius column and the Lipschitz constant it divides by.
 GLOBAL = {"radius_mix": mixed_norm, "radius_spectral": spectral_bound, "radius_frob": frobenius_bound}
 RADII = (*GLOBAL, "radius_local")
+log = logging.getLogger("normbound")
 COLUMNS = ["seed", "model", "lam", "point", "correct", *RADII, "distance"]
 
 
@@ -79,23 +82,32 @@ def svc_robustness(data, svc, restarts, steps, generator) -> pd.DataFrame:
                              correct=(torch.sign(machine.value(X)) == t).numpy(), distance=distance.numpy()))
 
 
+def broken_certificates(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` where the attack's distance lies inside a certified radius,
+    once per certificate broken (column ``certificate``)."""
+    distance = torch.tensor(table["distance"].to_numpy())
+    return pd.concat([table[violations(torch.tensor(table[r].to_numpy()), distance).numpy()].assign(certificate=r)
+                      for r in RADII])
+
+
 def robustness(data, seed, networks=None, weights=None, svc=None, *, restarts, steps) -> pd.DataFrame:
     """The seed's table (see the module's docstring); ``networks``/``weights`` and ``svc``
     may each be None where the config trains no such model. Raises if an attack breaks a
     certificate."""
     generator = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
     parts = []
     if networks is not None:
         parts.append(network_robustness(data, networks, weights, restarts, steps, generator))
-        broken = pd.concat([parts[-1].loc[violations(torch.as_tensor(parts[-1][r].to_numpy()),
-                                                     torch.as_tensor(parts[-1]["distance"].to_numpy())).numpy()]
-                            .assign(certificate=r) for r in RADII])
+        broken = broken_certificates(parts[-1])
         if len(broken):
             raise RuntimeError(f"seed {seed}: the attack found misclassified points inside a certified radius:\n"
                                f"{broken.to_string()}")
     if svc is not None:
         parts.append(svc_robustness(data, svc, restarts, steps, generator))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    log.info("seed %d: %d classifiers, %d test points, in %.2f s", seed, table["model"].nunique(), len(data["X_test"]),
+             time.perf_counter() - start)
     return table.assign(seed=seed).reindex(columns=COLUMNS)
 
 

@@ -217,7 +217,7 @@ def test_report_section_states_the_robustness_of_the_results_in_both_formats(sma
         share = f"{100 * expected[(model, epsilons[1], 'empirical')]:.1f} %"
         assert f"{LABELS[model]}" in html and share in html and share in section, (model, share)
     local = f"{100 * expected[('nn_mix', epsilons[1], 'certified_local')]:.1f} %"
-    assert re.search(rf"NN\+Mix \(λ: [^)]*\): the local certificate certifies {re.escape(local)}", html)
+    assert re.search(rf"NN\+Mix \(λ: [^:]*\): the local certificate certifies {re.escape(local)}", html)
 
 
 @pytest.mark.slow
@@ -231,3 +231,21 @@ def test_every_interval_stays_inside_its_quantity(small_study):
         accuracy = table["metric"].str.contains("acc|certified|empirical")
         assert (table["ci_low"] >= 0).all() and (table.loc[accuracy, "ci_high"] <= 1).all(), name
         assert (table["ci_low"] <= table["mean"] + 1e-12).all() and (table["mean"] <= table["ci_high"] + 1e-12).all()
+
+
+def test_robustness_job_fails_when_an_attack_breaks_a_certificate(narrow, monkeypatch):
+    """The job's own check: sound certificates pass; a local certificate of twice its
+    radius is broken by the attack, and the job stops saying so."""
+    import robustness
+
+    W, b, _, X, t = narrow
+    models, lams = ["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025]
+    networks = pd.DataFrame(dict(model=models, lam=lams, phase="after", selected=[False, True, True], diverged=False))
+    weights = dict(W=W.numpy(), b=b.numpy(), model=np.array(models), lam=np.array(lams), subset=np.array(["train"] * 3))
+    data = dict(X_test=X.numpy(), t_test=t.numpy())
+    table = robustness.robustness(data, 0, networks, weights, restarts=RESTARTS, steps=STEPS)
+    assert list(table["model"].unique()) == models and len(table) == 3 * len(X)
+    assert robustness.broken_certificates(table).empty
+    monkeypatch.setattr(robustness, "local_radius", lambda *args: 2 * local_radius(*args))
+    with pytest.raises(RuntimeError, match="inside a certified radius"):
+        robustness.robustness(data, 0, networks, weights, restarts=RESTARTS, steps=STEPS)
