@@ -29,11 +29,13 @@ import pandas as pd
 import torch
 
 from normbound import PENALTY, config, io
-from normbound.model import frobenius_bound, mixed_norm, output_signs, spectral_bound
+from normbound.model import output_signs
 from normbound.robust import Networks, RBFMachine, attack, global_radius, local_radius, violations
 
-# The global certificates: the radius column and the Lipschitz constant it divides by.
-GLOBAL = {"radius_mix": mixed_norm, "radius_spectral": spectral_bound, "radius_frob": frobenius_bound}
+# The global certificates: the radius column and the column of networks.csv holding the
+# Lipschitz constant it divides by (measured by train_networks in float64 from the same
+# weights: the report's norms and these radii use one number).
+GLOBAL = {"radius_mix": "mix_norm", "radius_spectral": "spectral_bound", "radius_frob": "frob_bound"}
 RADII = (*GLOBAL, "radius_local")
 log = logging.getLogger("normbound")
 COLUMNS = ["seed", "model", "lam", "point", "correct", *RADII, "distance"]
@@ -43,13 +45,14 @@ def evaluated_networks(networks: pd.DataFrame, weights: dict) -> pd.DataFrame:
     """The networks evaluated: of every network model, the after-training rows chosen on
     validation data, and the unpenalised models' one network; diverged ones left out.
     ``index``: the network's position in ``weights``, matched on model and λ (the same
-    config floats, written and read back exactly) among the whole-training-set networks."""
+    config floats, written and read back exactly) among the whole-training-set networks;
+    and the network's norms (:data:`GLOBAL`)."""
     after = networks[(networks["phase"] == "after") & ~networks["diverged"].astype(bool)]
     rows = after[after["selected"].astype(bool) | ~after["model"].isin(list(PENALTY))].copy()
     position = {(m, lam): i for i, (m, lam, subset) in enumerate(zip(weights["model"], weights["lam"], weights["subset"]))
                 if subset == "train"}
     rows["index"] = [position[(m, lam)] for m, lam in zip(rows["model"], rows["lam"])]
-    return rows[["model", "lam", "index"]].reset_index(drop=True)
+    return rows[["model", "lam", "index", *GLOBAL.values()]].reset_index(drop=True)
 
 
 def network_robustness(data, networks, weights, restarts, steps, generator) -> pd.DataFrame:
@@ -61,8 +64,9 @@ def network_robustness(data, networks, weights, restarts, steps, generator) -> p
     X, t = torch.as_tensor(data["X_test"]), torch.as_tensor(data["t_test"])[:, None]
     nets = Networks(W, b, s)
     f = nets.value(X[:, None].expand(-1, len(W), -1))
-    radii = {name: global_radius(f, t, norm(W)) for name, norm in GLOBAL.items()}
-    radii["radius_local"] = local_radius(W, b, s, X, t, spectral_bound(W))
+    norm = {column: torch.tensor(chosen[column].to_numpy()) for column in GLOBAL.values()}
+    radii = {name: global_radius(f, t, norm[column]) for name, column in GLOBAL.items()}
+    radii["radius_local"] = local_radius(W, b, s, X, t, norm["spectral_bound"])
     distance, _ = attack(nets, X[:, None].expand(-1, len(W), -1), t, restarts, steps, generator)
     table = {"model": np.repeat(chosen["model"].to_numpy()[None], len(X), 0),
              "lam": np.repeat(chosen["lam"].to_numpy()[None], len(X), 0),

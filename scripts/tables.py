@@ -222,10 +222,12 @@ def in_study_order(table: pd.DataFrame) -> pd.DataFrame:
 def robustness_table(points: pd.DataFrame, epsilons) -> pd.DataFrame:
     """Per model and ε of ``epsilons``: robust accuracy under each certificate and the
     attack (:func:`normbound.summary.robust_accuracy`), summarised over seeds; ``lam``: the
-    λ the seeds chose. Measures a model does not have (the SVC's certificates) are left out."""
+    λ the seeds chose, for the penalised models. Measures a model does not have (the SVC's
+    certificates) are left out."""
     accuracy = robust_accuracy(points, epsilons)
     table = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
-    lams = {model: lambda_summary(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")}
+    lams = {model: lambda_summary(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")
+            if model in PENALTY}
     table = in_study_order(table[table["n"] > 0]).assign(lam=lambda t: t["model"].map(lams))
     return table[["model", "label", "lam", "epsilon", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
 
