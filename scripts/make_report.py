@@ -88,7 +88,8 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 # Characters outside Latin-1 that the study's own text uses; pdfLaTeX's default input
 # encoding knows none of them.
 LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "μ": r"\ensuremath{\mu}", "σ": r"\ensuremath{\sigma}",
-                 "κ": r"\ensuremath{\kappa}", "ε": r"\ensuremath{\varepsilon}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
+                 "κ": r"\ensuremath{\kappa}", "ε": r"\ensuremath{\varepsilon}", "‖": r"\ensuremath{\|}",
+                 "√": r"\ensuremath{\surd}",
                  "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}", "≤": r"\ensuremath{\leq}",
                  "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}", "₂": r"\ensuremath{_2}",
                  "²": r"\ensuremath{^2}", "ᵀ": r"\ensuremath{^{\top}}", "−": r"\ensuremath{-}",

@@ -49,7 +49,8 @@ def evaluated_networks(networks: pd.DataFrame, weights: dict) -> pd.DataFrame:
     and the network's norms (:data:`GLOBAL`)."""
     after = networks[(networks["phase"] == "after") & ~networks["diverged"].astype(bool)]
     rows = after[after["selected"].astype(bool) | ~after["model"].isin(list(PENALTY))].copy()
-    position = {(m, lam): i for i, (m, lam, subset) in enumerate(zip(weights["model"], weights["lam"], weights["subset"]))
+    position = {(m, lam): i
+                for i, (m, lam, subset) in enumerate(zip(weights["model"], weights["lam"], weights["subset"]))
                 if subset == "train"}
     rows["index"] = [position[(m, lam)] for m, lam in zip(rows["model"], rows["lam"])]
     return rows[["model", "lam", "index", *GLOBAL.values()]].reset_index(drop=True)

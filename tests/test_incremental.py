@@ -71,7 +71,8 @@ def test_changed_steps_retrains_without_new_data(finished):
     # steps belongs to the training stage only (STAGE_KEYS in workflow/rules/common.smk);
     # the robustness of the retrained networks is measured again.
     _edit_config(finished, steps=301)
-    assert planned_jobs(finished) == {(rule, seed) for rule in ("train_networks", "robustness") for seed in (0, 1)} | SUMMARIES
+    retrained = {(rule, seed) for rule in ("train_networks", "robustness") for seed in (0, 1)}
+    assert planned_jobs(finished) == retrained | SUMMARIES
 
 
 def test_changed_report_radii_redraw_without_a_new_attack(finished):

@@ -240,7 +240,8 @@ def test_robustness_job_fails_when_an_attack_breaks_a_certificate(narrow, monkey
 
     W, b, _, X, t = narrow
     models, lams = ["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025]
-    networks = pd.DataFrame(dict(model=models, lam=lams, phase="after", selected=[False, True, True], diverged=False))
+    networks = pd.DataFrame(dict(model=models, lam=lams, phase="after", selected=[False, True, True], diverged=False,
+                                 mix_norm=mixed_norm(W), spectral_bound=spectral_bound(W), frob_bound=frobenius_bound(W)))
     weights = dict(W=W.numpy(), b=b.numpy(), model=np.array(models), lam=np.array(lams), subset=np.array(["train"] * 3))
     data = dict(X_test=X.numpy(), t_test=t.numpy())
     table = robustness.robustness(data, 0, networks, weights, restarts=RESTARTS, steps=STEPS)

@@ -63,7 +63,8 @@ def local_radius(W: torch.Tensor, b: torch.Tensor, s: torch.Tensor, X: torch.Ten
     bounds ‖∇f‖ on the whole (convex) ball: a Lipschitz constant of f there. The first term
     is at most ‖W‖_Mix (drop the stable inactive units and the cancellations of
     Σ_j |w_j|), the second is the global spectral bound, so this certificate is never worse
-    than any global one; where no unit is unstable it is |f(x)|/‖∇f(x)‖ (capped likewise).
+    than any global one (nor than √h‖W‖_F's, which is at least ‖W‖_Mix); where no unit is
+    unstable it is |f(x)|/‖∇f(x)‖ (capped likewise).
 
     ε is certified when ε·L(x, ε) < |f(x)|. L(x, ε) only changes at the breakpoints
     ε_j = |z_j|/‖w_j‖, where unit j becomes unstable, and never decreases (a unit moving
@@ -74,7 +75,7 @@ def local_radius(W: torch.Tensor, b: torch.Tensor, s: torch.Tensor, X: torch.Ten
 
     ``spectral (M,)``: √h‖W‖₂ of each network (``model.spectral_bound``).
     """
-    M, h, d = W.shape
+    d = W.shape[-1]
     Z = torch.einsum("nd,mhd->nmh", X, W) + b  # (N, M, h)
     f = torch.relu(Z) @ s
     row_norm = W.norm(dim=-1)  # (M, h)
@@ -264,7 +265,8 @@ def project(X, t, planes):
     # inactive), then adds no constraint instead of making the system singular.
     # Where every gradient vanishes the step is 0/0, and x itself is returned.
     ridge = 1e-12 * gram.diagonal(dim1=-2, dim2=-1).sum(-1)
-    weights = torch.linalg.solve_ex(gram + ridge[..., None, None] * torch.eye(len(planes), dtype=G.dtype), a[..., None])[0]
+    identity = torch.eye(len(planes), dtype=G.dtype)
+    weights = torch.linalg.solve_ex(gram + ridge[..., None, None] * identity, a[..., None])[0]
     return X - torch.nan_to_num((G.transpose(-1, -2) @ weights).squeeze(-1), nan=0.0, posinf=0.0, neginf=0.0)
 
 
