@@ -450,10 +450,19 @@ def git_commit(repo: str) -> str:
     return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
 
 
+def gpu_names() -> list[str]:
+    """The GPUs ``nvidia-smi`` lists: asking torch instead would import it (seconds) in a job
+    that needs nothing else from it."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()] if listed.returncode == 0 else []
+
+
 def hardware() -> dict:
     """The machine that rendered the report (CPU model, cores, memory, GPU)."""
-    import torch
-
     cpu = io.cpu_model()
     memory = ""
     try:
@@ -462,8 +471,7 @@ def hardware() -> dict:
             memory = f"{kib / 2**20:.1f} GiB"
     except (OSError, StopIteration):
         pass
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-    return dict(cpu=cpu, cores=os.cpu_count(), memory=memory or "unknown", gpu=", ".join(gpus) or "none",
+    return dict(cpu=cpu, cores=os.cpu_count(), memory=memory or "unknown", gpu=", ".join(gpu_names()) or "none",
                 system=platform.platform(), python=platform.python_version())
 
 

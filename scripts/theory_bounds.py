@@ -7,13 +7,16 @@ activation patterns, max_a ‖Σ_j a_j s_j W_j‖. That maximum bounds the gradi
 (every reachable pattern is one of the 2^h); it equals max_x ‖∂f/∂x‖ when every pattern is
 reachable, which holds when W has full row rank h ≤ d (then W x + b can take any signs).
 
-Measured here, on random weight families and on every trained network of the study:
+Measured on random weight families (:func:`random_study`, run once by the rule
+``theory_random``: they do not depend on the study's results, which change more often) and
+here on every trained network of the study:
 Grad (mean ‖∂f/∂x‖ over inputs) / ‖W‖_Mix, ‖W‖_Mix / (√h ‖W‖_F) and √h ‖W‖₂ / ‖W‖_Mix
 (below 1 where the spectral bound is the tighter); for small widths the
 exact pattern maximum by enumeration; for wide networks a lower bound on it by ascent.
 Writes a JSON of results and two figures (PDF and PNG each).
 
-By hand:  python scripts/theory_bounds.py --metrics results/metrics.csv \\
+By hand:  python scripts/theory_random.py --out /tmp/random_families.csv
+          python scripts/theory_bounds.py --random /tmp/random_families.csv --metrics results/metrics.csv \\
               --weights results/seed0/weights.npz --seeds 0 --json exercise2.json --figdir figures
 """
 
@@ -289,11 +292,16 @@ def plot_gap(random):
     return fig
 
 
-def theory_bounds(metrics_path, weights_paths, seeds, json_path, figures, seed=0, threads=1):
-    """Run every measurement of exercise 2; write ``json_path`` and ``figures``
-    (name -> (pdf, png))."""
+def read_random(path):
+    """:func:`random_study`'s table as written to CSV, every float read back exactly."""
+    return pd.read_csv(path, float_precision="round_trip")
+
+
+def theory_bounds(random_path, metrics_path, weights_paths, seeds, json_path, figures, seed=0, threads=1):
+    """Every measurement of exercise 2 on the study's networks, beside the random families'
+    (``random_path``); write ``json_path`` and ``figures`` (name -> (pdf, png))."""
     torch.set_num_threads(threads)
-    random = random_study(seed)
+    random = read_random(random_path)
     trained = trained_study(metrics_path, weights_paths, seeds, seed)
     plots.draw({"bound_ratios": lambda: plot_ratios(random, trained), "pattern_gap": lambda: plot_gap(random)},
                figures)
@@ -309,23 +317,24 @@ def theory_bounds(metrics_path, weights_paths, seeds, json_path, figures, seed=0
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--random", required=True, help="the random families' table (scripts/theory_random.py)")
     parser.add_argument("--metrics", required=True, help="the study's results/metrics.csv")
     parser.add_argument("--weights", nargs="*", default=[], help="weights.npz of each seed")
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="the seed of each weights file, in order")
     parser.add_argument("--json", required=True, help="output: results as JSON")
     parser.add_argument("--figdir", required=True, help="output folder for the figures")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random families (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pattern ascent (default: 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     args = parser.parse_args(argv)
     io.setup_logging()
     figures = plots.files_in(args.figdir, FIGURES)
-    theory_bounds(args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
+    theory_bounds(args.random, args.metrics, args.weights, args.seeds, args.json, figures, args.seed, args.threads)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        theory_bounds(snakemake.input.metrics, snakemake.input.weights, snakemake.params.seeds, snakemake.output.json,
-                      plots.outputs(snakemake.output), threads=snakemake.threads)
+        theory_bounds(snakemake.input.random, snakemake.input.metrics, snakemake.input.weights, snakemake.params.seeds,
+                      snakemake.output.json, plots.outputs(snakemake.output), threads=snakemake.threads)
     else:
         main()

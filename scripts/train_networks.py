@@ -20,6 +20,7 @@ By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --netw
 """
 
 import argparse
+import logging
 import os
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 import torch
 
 from normbound import config, io
-from normbound.train import Grid, pick_device, train_grid
+from normbound.train import Grid, NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
 MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
@@ -44,7 +45,7 @@ def study_grid(models, lambdas) -> Grid:
 
 
 def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve_every, device,
-               batch_size, compile, threads=None):
+               batch_size, compile, lr_schedule="constant", threads=None):
     """Train and measure; returns ``(networks, validation, curves, weights)``."""
     if threads:
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
@@ -58,7 +59,7 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     rows, curves, weights = [], [], {"W": [], "b": []}
     for chunk in grid.chunks(batch_size):
         result = train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
-                            curve_every, compile_step, progress_seconds=20)
+                            curve_every, compile_step, progress_seconds=20, lr_schedule=lr_schedule)
         diverged = result.diverged_step >= 0
         for phase, m in (("before", result.before), ("after", result.after)):
             ok = {k: np.where(diverged, np.nan, v) for k, v in m.items()} if phase == "after" else m
@@ -127,9 +128,14 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
-            snakemake.params.settings, snakemake.threads)
-    else:
-        main()
+    try:
+        if "snakemake" in globals():
+            io.setup_logging(snakemake.log[0])
+            run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
+                snakemake.params.settings, snakemake.threads)
+        else:
+            main()
+    except NoCudaError as err:
+        # A setting that does not fit the machine, not a bug: one line, no stack trace.
+        logging.getLogger("normbound").error("%s", err)
+        raise SystemExit(f"NoCudaError: {err}") from None

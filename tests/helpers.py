@@ -307,7 +307,7 @@ def reference_grid():
     return Grid.study([0.0005, 0.005, 0.05], [0.0025, 0.025, 0.25])
 
 
-def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01) -> dict:
+def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01, lr_schedule="constant") -> dict:
     """Per network of ``grid`` trained on the whole training set: the largest |ΔW| or |Δb|
     between ``result`` (the batched trainer's) and the reference loop's network."""
     from normbound.train import train_reference
@@ -315,6 +315,6 @@ def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01
     worst = {}
     for i, (model, lam, subset) in enumerate(zip(grid.models, grid.lams, grid.subsets)):
         if subset == "train":
-            W, b = train_reference(model, lam, data, seed, hidden, steps, lr, dtype=dtype)
+            W, b = train_reference(model, lam, data, seed, hidden, steps, lr, dtype=dtype, lr_schedule=lr_schedule)
             worst[(model, lam)] = max((W - result.W[i]).abs().max().item(), (b - result.b[i]).abs().max().item())
     return worst

@@ -11,7 +11,7 @@ from helpers import max_difference, reference_grid, seed_data
 
 import normbound
 from normbound.model import bound_violations, input_gradients, measure, output_signs
-from normbound.train import NoCudaError, Grid, pick_device, step_ranges, to_tensors, train_grid, train_reference
+from normbound.train import NoCudaError, Grid, curve_steps, pick_device, step_ranges, to_tensors, train_grid, train_reference
 from train_baselines import train_baselines
 from train_networks import train_seed
 
@@ -89,6 +89,17 @@ def test_every_network_equals_its_twin_over_200_steps_in_float64(seed0, compile_
     assert torch.equal(four.W, one.W) and torch.equal(four.b, one.b)
 
 
+def test_cosine_learning_rate_follows_its_twin_under_lambdalr(seed0):
+    """``lr_schedule: cosine`` is torch's ``LambdaLR`` with the same factor: each network
+    follows its reference twin in float64, and the decay really changes the training."""
+    grid = Grid(["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025], ["train"] * 3)
+    cosine = train_grid(grid, seed0, 0, 100, 200, 0.01, dtype=torch.float64, lr_schedule="cosine")
+    worst = max_difference(grid, cosine, seed0, torch.float64, 200, lr_schedule="cosine")
+    assert max(worst.values()) <= 1e-9, worst
+    constant = train_grid(grid, seed0, 0, 100, 200, 0.01, dtype=torch.float64)
+    assert (cosine.W - constant.W).abs().max() > 1e-3
+
+
 def test_unregularised_and_frobenius_equal_their_twins_over_200_steps_in_float32(seed0):
     """In float32 the smooth penalties follow their twins; the mixed norm's penalty has a
     jump at W_ij = 0, where float32 rounding can flip a weight's sign (see README,
@@ -112,14 +123,22 @@ def test_chunks_give_the_same_networks_as_one_batch(seed0):
     np.testing.assert_array_equal(parts["b"], one["b"])
 
 
+def test_curve_steps_are_dense_early_then_every_curve_every():
+    assert curve_steps(10000, 250) == [1, 2, 5, 10, 20, 50, 100, 200, *range(250, 10001, 250)]
+    assert curve_steps(23, 10) == [1, 2, 5, 10, 20, 23]
+    assert curve_steps(3, 10) == [1, 2, 3]
+    assert curve_steps(5, 0) == []
+
+
 def test_step_ranges_end_at_every_curve_point_and_the_last_step():
-    assert step_ranges(23, 10, 4) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14), (14, 16),
-                                      (16, 18), (18, 20), (20, 22), (22, 23)]
-    assert step_ranges(25, 0, 10) == [(0, 10), (10, 20), (20, 25)]
-    default = step_ranges(10000, 250, 10)
-    assert {b - a for a, b in default} == {10} and default[-1] == (9990, 10000)
-    assert set(range(250, 10001, 250)) <= {b for _, b in default}
-    assert step_ranges(5, 0, 1) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    assert step_ranges(23, [1, 2, 5, 10, 20, 23], 4) == [(0, 1), (1, 2), (2, 5), (5, 9), (9, 10), (10, 14), (14, 18),
+                                                         (18, 20), (20, 23)]
+    assert step_ranges(25, [], 10) == [(0, 10), (10, 20), (20, 25)]
+    default = step_ranges(10000, curve_steps(10000, 250), 10)
+    # Few lengths to capture on CUDA; every curve point ends a range.
+    assert {b - a for a, b in default} == {1, 3, 5, 10} and default[-1] == (9990, 10000)
+    assert set(curve_steps(10000, 250)) <= {b for _, b in default}
+    assert step_ranges(5, [], 1) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
 
 
 def test_curves_are_recorded_at_the_expected_steps_whatever_k(seed0):
@@ -128,7 +147,7 @@ def test_curves_are_recorded_at_the_expected_steps_whatever_k(seed0):
     grid = Grid(["nn", "nn_mix"], [0.0, 0.025], ["train", "fit"])
     runs = [train_grid(grid, seed0, 0, 100, 23, 0.01, curve_every=10, unroll=unroll) for unroll in (1, 4)]
     steps = [c["step"] for c in runs[0].curves]
-    assert steps == [s for s in (0, 10, 20, 23) for _ in range(len(grid))]
+    assert steps == [s for s in (0, 1, 2, 5, 10, 20, 23) for _ in range(len(grid))]
     assert repr(runs[0].curves) == repr(runs[1].curves)  # repr: step 0's objective is NaN
     assert torch.equal(runs[0].W, runs[1].W)
     ten = train_grid(grid, seed0, 0, 100, 10, 0.01)

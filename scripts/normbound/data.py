@@ -32,7 +32,7 @@ def load_breast_cancer() -> tuple[np.ndarray, np.ndarray]:
         n, d = map(int, next(rows)[:2])
         values = np.asarray(list(rows), dtype=np.float64)
     assert values.shape == (n, d + 1) == (BREAST_CANCER_ROWS, 31), values.shape
-    return values[:, :-1], 2.0 * values[:, -1] - 1.0
+    return np.ascontiguousarray(values[:, :-1]), 2.0 * values[:, -1] - 1.0
 
 
 def load_dataset(source: str, target: str = "target", min_rows: int = 20):
@@ -79,7 +79,9 @@ def load_dataset(source: str, target: str = "target", min_rows: int = 20):
             f"dataset.target: column {target!r} must be binary (two distinct values), found {len(values)}"
         )
     t = np.where(frame[target].to_numpy() == values[1], 1.0, -1.0)
-    return features.to_numpy(dtype=np.float64), t
+    # Row-major, as the bundled set's: pandas hands back column-major blocks, and the same
+    # numbers in another memory order sum in another order (last-bit differences).
+    return np.ascontiguousarray(features.to_numpy(dtype=np.float64)), t
 
 
 def data_hash(X: np.ndarray, t: np.ndarray) -> str:

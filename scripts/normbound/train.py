@@ -94,11 +94,23 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas=(0.9, 0.999), eps=1e-8)
     p.add_(-step_size * m / (v.sqrt() / bias2_sqrt + eps))
 
 
-def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999)) -> torch.Tensor:
-    """Row k-1 holds step k's ``lr / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
-    in Python floats as ``torch.optim.Adam`` does; made once, so the training loop copies
-    nothing to the device and a compiled step is not recompiled for every k."""
-    rows = [[lr / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
+# Learning-rate schedules: the factor on ``lr`` at step k + 1 of ``steps``. ``constant`` is
+# the notebook's; ``cosine`` decays to 0 by the last step, for the penalised objectives that
+# a constant rate leaves unsettled (the report's notes on convergence measure it).
+LR_SCHEDULES = {
+    "constant": lambda k, steps: 1.0,
+    "cosine": lambda k, steps: 0.5 * (1 + math.cos(math.pi * k / steps)),
+}
+
+
+def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9, 0.999),
+                  lr_schedule: str = "constant") -> torch.Tensor:
+    """Row k-1 holds step k's ``lr_k / (1 - beta1^k)``, ``sqrt(1 - beta2^k)`` and k, computed
+    in Python floats as ``torch.optim.Adam`` under ``LambdaLR(LR_SCHEDULES[lr_schedule])``
+    does; made once, so the training loop copies nothing to the device and a compiled step
+    is not recompiled for every k."""
+    factor = LR_SCHEDULES[lr_schedule]
+    rows = [[lr * factor(k - 1, steps) / (1 - betas[0] ** k), math.sqrt(1 - betas[1] ** k), k] for k in range(1, steps + 1)]
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
@@ -176,17 +188,25 @@ def to_tensors(data: dict, device, dtype=torch.float32) -> dict[str, torch.Tenso
     return out
 
 
-def step_ranges(steps: int, curve_every: int, unroll: int) -> list[tuple[int, int]]:
-    """The calls of the K-step function: ``(start, stop)`` ranges of steps (step k is
-    ``start < k <= stop``) that end at every curve point and at the last step. K is the
-    largest divisor of ``curve_every`` up to ``unroll`` (``unroll`` itself without
-    curves), so every range is K long except perhaps the last: at most two shapes to
-    compile or capture."""
-    K = max(d for d in range(1, unroll + 1) if curve_every % d == 0) if curve_every else unroll
-    ends = [*range(curve_every, steps, curve_every), steps] if curve_every else [steps]
+def curve_steps(steps: int, curve_every: int) -> list[int]:
+    """The steps at which curves are recorded: every ``curve_every`` steps and the last,
+    and before the first of those a 1-2-5 sequence (1, 2, 5, 10, 20, 50, ...). On a
+    logarithmic step axis the first ``curve_every`` steps, where a network moves most,
+    would otherwise be a single point. No curves for ``curve_every`` 0."""
+    if not curve_every:
+        return []
+    early = {m * 10**e for e in range(len(str(curve_every))) for m in (1, 2, 5)}
+    return sorted({k for k in early if k < min(curve_every, steps)} | {*range(curve_every, steps, curve_every), steps})
+
+
+def step_ranges(steps: int, ends: list[int], unroll: int) -> list[tuple[int, int]]:
+    """The calls of the K-step function: ``(start, stop)`` ranges of at most ``unroll``
+    steps (step k is ``start < k <= stop``) that end at every step of ``ends`` and at the
+    last step. Between two ends the ranges are ``unroll`` long but the last, so there are
+    few lengths to compile or capture."""
     ranges, start = [], 0
-    for end in ends:
-        ranges += [(k, min(k + K, end)) for k in range(start, end, K)]
+    for end in sorted({*ends, steps}):
+        ranges += [(k, min(k + unroll, end)) for k in range(start, end, unroll)]
         start = end
     return ranges
 
@@ -224,7 +244,7 @@ def captured(fn, args: tuple, first_bad: torch.Tensor, rows: torch.Tensor):
 def train_grid(
     grid: Grid, data: dict, seed: int, hidden: int, steps: int, lr: float, init_scale: float = 0.1,
     device: str = "cpu", curve_every: int = 0, compile_step: bool = False, progress_seconds: float = 30.0,
-    dtype=torch.float32, unroll: int | None = None,
+    dtype=torch.float32, unroll: int | None = None, lr_schedule: str = "constant",
 ) -> TrainResult:
     """Train every network of ``grid`` together, as one batched tensor program.
 
@@ -241,8 +261,7 @@ def train_grid(
     about a millisecond of arithmetic, and K = 10 saved only the call overhead, about 60 µs
     a step, while compiling took 1-7 s longer per job (measured on this project's 2-core
     machine). Any K gives bit-identical weights on the CPU: the same operations run in the
-    same order. Curves are measured between calls, every ``curve_every`` steps and at the
-    last.
+    same order. Curves are measured between calls, at the steps of :func:`curve_steps`.
     """
     dev = torch.device(device)
     tensors = to_tensors(data, dev, dtype)
@@ -268,7 +287,7 @@ def train_grid(
         def advance(rows):
             return fn(*args, rows, first_bad)
 
-    schedule = adam_schedule(steps, lr, dev, dtype)
+    schedule = adam_schedule(steps, lr, dev, dtype, lr_schedule=lr_schedule)
     curves = []
 
     def record(k, objective):
@@ -285,9 +304,10 @@ def train_grid(
     # tests, the benchmark) would otherwise pass dynamo's limit of 8 and run eagerly.
     # Eager runs skip it: importing dynamo alone takes seconds.
     with torch._dynamo.config.patch(recompile_limit=64) if compile_step else contextlib.nullcontext():
-        for first, k in step_ranges(steps, curve_every, unroll or (CUDA_UNROLL if dev.type == "cuda" else 1)):
+        logged = curve_steps(steps, curve_every)
+        for first, k in step_ranges(steps, logged, unroll or (CUDA_UNROLL if dev.type == "cuda" else 1)):
             objective = advance(schedule[first:k])
-            if curve_every and (k % curve_every == 0 or k == steps):
+            if k in logged:
                 record(k, objective)
             now = time.perf_counter()
             if now - last_report >= progress_seconds:
@@ -325,23 +345,26 @@ class ReferenceNetwork(torch.nn.Module):
         lam_frob, lam_mix = (torch.tensor(x, dtype=W.dtype) for x in (self.lam_frob, self.lam_mix))
         return torch.clamp(1 - self(X) * t, min=0).mean() + penalty(W, lam_frob, lam_mix)
 
-    def fit(self, X, t, steps, lr=0.01):
+    def fit(self, X, t, steps, lr=0.01, lr_schedule="constant"):
         optimiser = torch.optim.Adam(self.parameters(), lr=lr)
+        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: LR_SCHEDULES[lr_schedule](k, steps))
         for _ in range(steps):
             optimiser.zero_grad()
             self.objective(X, t).backward()
             optimiser.step()
+            decay.step()
         return self
 
 
 def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, steps: int,
-                    lr: float, init_scale: float = 0.1, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+                    lr: float, init_scale: float = 0.1, dtype=torch.float32,
+                    lr_schedule: str = "constant") -> tuple[torch.Tensor, torch.Tensor]:
     """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
     X = torch.as_tensor(data["X_train"], dtype=dtype)
     t = torch.as_tensor(data["t_train"], dtype=dtype)
     net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale,
                            lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0).to(dtype)
-    net.fit(X, t, steps, lr)
+    net.fit(X, t, steps, lr, lr_schedule)
     return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
 
 

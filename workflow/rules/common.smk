@@ -63,8 +63,8 @@ THEORY_FIGURE_NAMES = {
 STAGE_KEYS = {
     "data": ("dataset", "label_noise", "test_fraction", "validation_fraction"),
     "baselines": ("models",),
-    "networks": ("models", "hidden", "init_scale", "lr", "steps", "lambdas", "curve_every", "device",
-                 "batch_size", "compile"),
+    "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
+                 "device", "batch_size", "compile"),
 }
 # The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
 ATTACK_KEYS = ("restarts", "steps")

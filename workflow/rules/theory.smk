@@ -26,10 +26,30 @@ rule theory_hessian:
         f"{SCRIPTS}/theory_hessian.py"
 
 
+rule theory_random:
+    """Exercise 2 on random weight families, the exact maximum over activation patterns
+    for small widths: reads nothing of the study, so it runs once."""
+    output:
+        f"{THEORY}/random_families.csv",
+    log:
+        f"{LOGS}/theory_random/theory.log",
+    benchmark:
+        f"{BENCHMARKS}/theory_random/theory.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/theory_random.py"
+
+
 rule theory_bounds:
-    """Exercise 2: the bound chain's ratios on random weight families and on every trained
-    network; the exact maximum over activation patterns for small widths."""
+    """Exercise 2: the bound chain's ratios on every trained network, beside the random
+    families'."""
     input:
+        random=rules.theory_random.output[0],
         metrics=rules.aggregate.output.metrics,
         weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
     output:
