@@ -1,5 +1,7 @@
 """Join every cell's and seed's tables: ``metrics.csv`` (one row per cell, seed, model, λ
-and phase), ``selection.csv`` (validation scores and chosen λ) and ``curves.csv``.
+and phase), ``selection.csv`` (validation scores and chosen λ), ``curves.csv`` and
+``robustness.csv`` (one row per classifier, seed and test point: certified radii and attack
+distance).
 
 Every row gains its cell's sweep values (``label_noise``, ``hidden``, ``steps``) as the
 first columns, from the cell each input file belongs to: a training job's files do not
@@ -18,7 +20,8 @@ By hand (one cell, the config's first; each list of files in the same seed order
           cell=results/noise0.04_h100_steps10000
           python scripts/aggregate.py --networks $cell/seed*/networks.csv \\
               --baselines results/baselines/noise0.04/seed*.csv --validation $cell/seed*/validation.csv \\
-              --curves $cell/seed*/curves.csv --out-metrics m.csv --out-selection s.csv --out-curves c.csv
+              --curves $cell/seed*/curves.csv --robustness $cell/seed*/robustness.csv \\
+              --out-metrics m.csv --out-selection s.csv --out-curves c.csv --out-robustness r.csv
 """
 
 import argparse
@@ -33,6 +36,8 @@ METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "no
                    "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step"]
 SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged",
                      "diverged_step", "selected"]
+ROBUSTNESS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "point", "correct", "radius_mix",
+                      "radius_spectral", "radius_frob", "radius_local", "distance"]
 CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss",
                   "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.
@@ -63,13 +68,14 @@ def tagged(paths, cells):
     return list(zip(paths, cells))
 
 
-def aggregate(networks, baselines, validation, curves, notebook_lambdas, cells):
-    """Join per-seed CSV files (lists of paths) into the three study tables. ``cells``:
+def aggregate(networks, baselines, validation, curves, robustness, notebook_lambdas, cells):
+    """Join per-seed CSV files (lists of paths) into the four study tables. ``cells``:
     the cell (``{axis: value}``) that each list's i-th file belongs to."""
     return (join(tagged(networks, cells) + tagged(baselines, cells), ["seed", "model", "lam", "phase"], METRICS_COLUMNS,
                  notebook_lambdas),
             join(tagged(validation, cells), ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
-            join(tagged(curves, cells), ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas))
+            join(tagged(curves, cells), ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas),
+            join(tagged(robustness, cells), ["seed", "model", "point"], ROBUSTNESS_COLUMNS, notebook_lambdas))
 
 
 def write(tables, paths):
@@ -79,25 +85,26 @@ def write(tables, paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("networks", "baselines", "validation", "curves"):
+    for name in ("networks", "baselines", "validation", "curves", "robustness"):
         parser.add_argument(f"--{name}", nargs="*", default=[], help=f"per-seed {name} CSV files")
-    for name in ("metrics", "selection", "curves"):
+    for name in ("metrics", "selection", "curves", "robustness"):
         parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     study = config.load_config(args.config, args.schema)
     # By hand, every file is of the config's first cell (see the module's docstring).
-    cells = [config.cells(study)[0]] * max(map(len, (args.networks, args.baselines, args.validation, args.curves)))
-    write(aggregate(args.networks, args.baselines, args.validation, args.curves, study["notebook_lambdas"], cells),
-          (args.out_metrics, args.out_selection, args.out_curves))
+    lists = (args.networks, args.baselines, args.validation, args.curves, args.robustness)
+    cells = [config.cells(study)[0]] * max(map(len, lists))
+    write(aggregate(*lists, study["notebook_lambdas"], cells),
+          (args.out_metrics, args.out_selection, args.out_curves, args.out_robustness))
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         inp, out = snakemake.input, snakemake.output
-        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, snakemake.params.notebook_lambdas,
-                        snakemake.params.cells),
-              (out.metrics, out.selection, out.curves))
+        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, inp.robustness,
+                        snakemake.params.notebook_lambdas, snakemake.params.cells),
+              (out.metrics, out.selection, out.curves, out.robustness))
     else:
         main()

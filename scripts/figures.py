@@ -7,11 +7,15 @@ left out, as there. The single-cell figures draw the report's cell (the config's
 the sweep figures draw :func:`normbound.summary.sweep_summary` of every cell, the numbers
 of the report's sweep table.
 
+The robustness figure draws the 95 % percentile bootstrap interval over seeds as its band
+(:func:`normbound.summary.summarise`, as the tables): robust accuracies stay within [0, 1].
+
 By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
-              --curves results/curves.csv --outdir /tmp/figures
+              --curves results/curves.csv --robustness results/robustness.csv --outdir /tmp/figures
 """
 
 import argparse
+import math
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -21,7 +25,7 @@ import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, plots
 from normbound.plots import WIDTH, plain_log
-from normbound.summary import along, in_cell, summary_by, sweep_summary, trained
+from normbound.summary import ROBUST_MEASURES, along, in_cell, robust_accuracy, summary_by, sweep_summary, trained
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
@@ -32,6 +36,15 @@ QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict
 MIDDLE_BOUNDS = ("mix_norm", "spectral_bound")
 PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
+# The robustness figure's curves: the global certificates in their bounds' styles, the
+# local certificate and the attack drawn heavier.
+ROBUST_STYLE = {
+    "certified_frob": dict(label=r"certified, $\sqrt{h}\,\|W\|_F$", color="C2", ls=":", lw=1.2),
+    "certified_spectral": dict(label=r"certified, $\sqrt{h}\,\|W\|_2$", color="C3", ls="-.", lw=1.2),
+    "certified_mix": dict(label=r"certified, $\|W\|_\mathrm{Mix}$", color="C1", ls="--", lw=1.2),
+    "certified_local": dict(label="certified, local", color="C4", ls="-", lw=1.8),
+    "empirical": dict(label="not broken by the attack", color="k", ls="-", lw=1.8),
+}
 PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
 
 
@@ -44,6 +57,8 @@ class Study:
     selection: pd.DataFrame
     curves: pd.DataFrame
     notebook_lambdas: dict
+    robustness: pd.DataFrame  # results/robustness.csv: one row per classifier, seed and test point
+    epsilons: list  # the robustness figure's radii
     sweep: pd.DataFrame = None
     cell: dict = field(default_factory=dict)
 
@@ -316,8 +331,42 @@ def sweep_width_ratio(study: Study):
     return fig
 
 
+def robustness_curves(study: Study):
+    """Robust accuracy against ε, one panel per classifier (networks at the chosen λ, the
+    SVC): the fraction of test points each certificate certifies and the attack leaves
+    unbroken at radius ε; mean over seeds with the 95 % bootstrap interval as a band."""
+    accuracy = robust_accuracy(study.robustness, study.epsilons)
+    models = [m for m in MODELS if m in set(accuracy["model"])]
+    summary = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
+    columns = min(3, max(1, len(models)))
+    rows = max(1, math.ceil(len(models) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 2.4 * rows + 0.5), sharex=True, sharey=True, squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        mine = summary[(summary["model"] == model) & (summary["n"] > 0)]
+        for measure, style in ROBUST_STYLE.items():
+            curve = mine[mine["metric"] == measure]
+            if len(curve):
+                ax.plot(curve["epsilon"], curve["mean"], **style)
+                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]),
+                                curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
+        lams = accuracy.loc[accuracy["model"] == model, "lam"]
+        chosen = "" if model not in PENALTY else f" (λ: {', '.join(f'{lam:g}' for lam in sorted(lams.unique()))})"
+        ax.set_title(LABELS[model] + chosen)
+        ax.set_ylim(0, 1.02)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax in axes.flat[max(0, len(models) - columns):len(models)]:  # the lowest panel of each column
+        ax.xaxis.set_tick_params(labelbottom=True)
+        ax.set_xlabel("radius ε (L2, normalised inputs)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("robust accuracy")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
 FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
-                                   training_curves, lambda_chosen, sweep, sweep_width_ratio)}
+                                   training_curves, lambda_chosen, robustness_curves, sweep, sweep_width_ratio)}
 
 
 def drawable(study: Study) -> list:
@@ -328,15 +377,18 @@ def drawable(study: Study) -> list:
     return [name for name in FIGURES if wanted.get(name, True)]
 
 
-def load_study(metrics: str, selection: str, curves: str, notebook_lambdas: dict, cell: dict) -> Study:
+def load_study(metrics: str, selection: str, curves: str, robustness: str, notebook_lambdas: dict, epsilons,
+               cell: dict) -> Study:
     """The results files, the single-cell figures' part of them ``cell``'s."""
-    tables = [pd.read_csv(path) for path in (metrics, selection, curves)]
-    return Study(*(in_cell(frame, cell) for frame in tables), notebook_lambdas, sweep_summary(tables[0]), cell)
+    tables = [pd.read_csv(path) for path in (metrics, selection, curves, robustness)]
+    metrics, selection, curves, robustness = (in_cell(frame, cell) for frame in tables)
+    return Study(metrics, selection, curves, notebook_lambdas, robustness, list(epsilons), sweep_summary(tables[0]),
+                 cell)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("metrics", "selection", "curves"):
+    for name in ("metrics", "selection", "curves", "robustness"):
         parser.add_argument(f"--{name}", required=True, help=f"results/{name}.csv")
     parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES),
@@ -344,16 +396,17 @@ def main(argv=None):
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     settings = config.load_config(args.config, args.schema)
-    study = load_study(args.metrics, args.selection, args.curves, settings["notebook_lambdas"],
-                       config.cells(settings)[0])
+    study = load_study(args.metrics, args.selection, args.curves, args.robustness, settings["notebook_lambdas"],
+                       settings["robustness"]["epsilons"], config.cells(settings)[0])
     plots.draw(FIGURES, plots.files_in(args.outdir, args.only or drawable(study)), study)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        study = load_study(snakemake.input.metrics, snakemake.input.selection, snakemake.input.curves,
-                           snakemake.params.notebook_lambdas, snakemake.params.cell)
+        inp = snakemake.input
+        study = load_study(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.notebook_lambdas,
+                           snakemake.params.epsilons, snakemake.params.cell)
         plots.draw(FIGURES, plots.outputs(snakemake.output), study)
     else:
         main()

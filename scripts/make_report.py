@@ -69,7 +69,7 @@ from normbound import config as study_config
 from normbound import io
 from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
-from normbound.summary import BOOTSTRAP_RESAMPLES, along
+from normbound.summary import BOOTSTRAP_RESAMPLES, ROBUST_MEASURES, along
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
@@ -93,7 +93,8 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 # Characters outside Latin-1 that the study's own text uses; pdfLaTeX's default input
 # encoding knows none of them.
 LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "μ": r"\ensuremath{\mu}", "σ": r"\ensuremath{\sigma}",
-                 "κ": r"\ensuremath{\kappa}", "‖": r"\ensuremath{\|}", "√": r"\ensuremath{\surd}",
+                 "κ": r"\ensuremath{\kappa}", "ε": r"\ensuremath{\varepsilon}", "‖": r"\ensuremath{\|}",
+                 "√": r"\ensuremath{\surd}",
                  "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}", "≤": r"\ensuremath{\leq}",
                  "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}", "₂": r"\ensuremath{_2}",
                  "²": r"\ensuremath{^2}", "ᵀ": r"\ensuremath{^{\top}}", "−": r"\ensuremath{-}",
@@ -412,6 +413,39 @@ def sweep_view(table: pd.DataFrame, cell: dict) -> dict:
                 accuracy=sum(c["metric"] == "test_acc" for c in columns), seeds=int(after["n"].max()))
 
 
+# The global certificates of the robustness table, by its metric name.
+GLOBAL_CERTIFICATES = ("certified_mix", "certified_spectral", "certified_frob")
+
+
+def robustness_view(table: pd.DataFrame, gap: pd.DataFrame) -> dict | None:
+    """The robustness tables for the templates: ``rows`` (one per model and ε, ``cells`` by
+    measure, None where a model has none), the ``measures`` and ``epsilons``, and the
+    numbers the words state at the middle ε of the table (``at``: model -> measure -> mean;
+    ``best_global``: model -> the measure of its largest global certificate; ``gap``:
+    model -> certificate -> mean share of the attack's distance; the models with the
+    largest certified and empirical accuracy). None without robustness results."""
+    if table.empty:
+        return None
+    cells = {(r["model"], r["epsilon"], r["metric"]): r for r in table.to_dict("records")}
+    models = list(dict.fromkeys(table["model"]))
+    epsilons = sorted(set(table["epsilon"]))
+    labels = dict(zip(table["model"], table["label"]))
+    lams = dict(zip(table["model"], table["lam"].fillna("")))
+    rows = [dict(model=m, label=labels[m], lam=lams[m], epsilon=e, first=i == 0,
+                 cells={metric: cells.get((m, e, metric)) for metric in ROBUST_MEASURES.values()})
+            for m in models for i, e in enumerate(epsilons)]
+    middle = epsilons[len(epsilons) // 2]
+    at = {m: {metric: cells[(m, middle, metric)]["mean"] for metric in ROBUST_MEASURES.values()
+              if (m, middle, metric) in cells} for m in models}
+    certified = {m: max(GLOBAL_CERTIFICATES, key=lambda c: at[m][c]) for m in models if "certified_local" in at[m]}
+    best = lambda measure, among: max(among, key=lambda m: at[m][measure])  # noqa: E731
+    return dict(rows=rows, measures=list(ROBUST_MEASURES.values()), epsilons=epsilons, epsilon=middle, at=at,
+                labels=labels, lams=lams, best_global=certified,
+                gap={m: dict(zip(part["metric"], part["mean"])) for m, part in gap.groupby("model", sort=False)},
+                most_certified=best("certified_local", list(certified)) if certified else None,
+                most_empirical=best("empirical", models))
+
+
 def data_uri(path: str) -> str:
     with open(path, "rb") as handle:
         return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
@@ -547,6 +581,9 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
         # A step is a whole number (the CSV holds it as a float: other rows' steps are empty).
         diverged=tabs["diverged"].astype({"diverged_step": int}).to_dict("records"), seeds=config["seeds"],
         theory=theory, bootstrap_resamples=BOOTSTRAP_RESAMPLES,
+        robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"]),
+        # Figures placed in a section of their own, not in the list of figures.
+        section_figures=("robustness_curves",),
     )
 
 

@@ -20,6 +20,11 @@
   notebook's settings, which would make that comparison meaningless.
 - ``diverged.csv``: every network whose objective became NaN or infinite. Diverged
   networks are left out of every statistic; the report lists them.
+- ``robustness.csv``: robust accuracy at the config's ``robustness.table_epsilons``, per
+  model (networks at the chosen λ, the SVC), for each certificate and the attack
+  (results/robustness.csv, :func:`normbound.summary.robust_accuracy`), mean and 95 %
+  bootstrap interval over seeds; ``robustness_gap.csv``: how much of the attack's distance
+  each certificate certifies.
 - ``sweep.csv``: every study cell's headline quantities (:func:`normbound.summary.sweep_summary`),
   for the report's sweep section.
 
@@ -29,7 +34,8 @@ first), so that a sweep's report shows the single-cell sections of one cell.
 The tables are tidy (one row per table row and metric), so templates only format numbers.
 
 By hand:  python scripts/tables.py --metrics results/metrics.csv --selection results/selection.csv \
-              --curves results/curves.csv --out comparison_notebook=/tmp/comparison_notebook.csv
+              --curves results/curves.csv --robustness results/robustness.csv \
+              --out comparison_notebook=/tmp/comparison_notebook.csv
 """
 
 import argparse
@@ -40,7 +46,8 @@ import pandas as pd
 import yaml
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io
-from normbound.summary import comparison_rows, in_cell, paired_difference, summary_by, sweep_summary
+from normbound.summary import (ROBUST_MEASURES, comparison_rows, in_cell, paired_difference, robust_accuracy, summary_by,
+                               sweep_summary)
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
@@ -202,21 +209,54 @@ def diverged_table(metrics: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFra
     return pd.concat([study[columns], validation[columns]], ignore_index=True)
 
 
+def in_study_order(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` sorted by model in the study's order (stable within a model), labelled."""
+    rank = {m: i for i, m in enumerate(MODELS)}
+    table = table.sort_values("model", key=lambda column: column.map(rank), kind="stable").reset_index(drop=True)
+    return table.assign(label=table["model"].map(LABELS))
+
+
+def robustness_table(points: pd.DataFrame, epsilons) -> pd.DataFrame:
+    """Per model and ε of ``epsilons``: robust accuracy under each certificate and the
+    attack (:func:`normbound.summary.robust_accuracy`), summarised over seeds; ``lam``: the
+    λ the seeds chose, for the penalised models. Measures a model does not have (the SVC's
+    certificates) are left out."""
+    accuracy = robust_accuracy(points, epsilons)
+    table = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
+    lams = {model: lambda_summary(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")
+            if model in PENALTY}
+    table = in_study_order(table[table["n"] > 0]).assign(lam=lambda t: t["model"].map(lams))
+    return table[["model", "label", "lam", "epsilon", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
+
+
+def robustness_gap(points: pd.DataFrame) -> pd.DataFrame:
+    """Per model and certificate, how much of the attack's distance it certifies: per seed
+    the median, over the test points classified correctly and broken by the attack, of
+    radius / distance (1: the certificate reaches the distance at which the attack found a
+    misclassified point), then summarised over seeds."""
+    broken = points[(points["distance"] > 0) & np.isfinite(points["distance"])]
+    radii = [c for c in ROBUST_MEASURES if c != "distance"]
+    ratios = broken[["seed", "model"]].assign(**{c: broken[c] / broken["distance"] for c in radii})
+    per_seed = ratios.groupby(["seed", "model"], sort=False)[radii].median().reset_index()
+    table = summary_by(per_seed, ["model"], radii)
+    return in_study_order(table[table["n"] > 0])[["model", "label", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
+
+
 def load_reference(path: str) -> dict:
     """The notebook's printed values and settings (report/notebook_reference.yaml)."""
     with open(path) as handle:
         return yaml.safe_load(handle)
 
 
-def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataFrame, config: dict,
-                reference: dict, cell: dict) -> dict:
+def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataFrame, robustness: pd.DataFrame,
+                config: dict, reference: dict, cell: dict) -> dict:
     """Every table of the report, by output name: the sweep's of every cell, the others
     of ``cell``. ``config``: the study's config as ``cell`` sees it, or at least its keys
-    that ``reference["settings"]`` names (``test_fraction`` among them)."""
+    that ``reference["settings"]`` names (``test_fraction`` among them) and ``robustness``."""
     # One split's test and training sizes, as the corrected t needs them.
     test_over_train = config["test_fraction"] / (1 - config["test_fraction"])
     sweep = sweep_summary(metrics)
-    metrics, selection, curves = (in_cell(frame, cell) for frame in (metrics, selection, curves))
+    metrics, selection, curves, robustness = (in_cell(frame, cell) for frame in (metrics, selection, curves, robustness))
     return {
         "comparison_chosen": comparison_table(metrics, chosen=True),
         "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
@@ -226,15 +266,17 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataF
         "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),
         "diverged": diverged_table(metrics, selection),
+        "robustness": robustness_table(robustness, config["robustness"]["table_epsilons"]),
+        "robustness_gap": robustness_gap(robustness),
         "sweep": sweep,
     }
 
 
-def run(metrics_path: str, selection_path: str, curves_path: str, settings: dict, outputs: dict,
+def run(metrics_path: str, selection_path: str, curves_path: str, robustness_path: str, settings: dict, outputs: dict,
         reference_path: str, cell: dict) -> None:
     """Write each table that ``outputs`` names (name -> path)."""
-    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), pd.read_csv(curves_path), settings,
-                         load_reference(reference_path), cell)
+    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), pd.read_csv(curves_path),
+                         pd.read_csv(robustness_path), settings, load_reference(reference_path), cell)
     unknown = sorted(set(outputs) - set(tables))
     if unknown:
         raise KeyError(f"no table named {', '.join(unknown)} (known: {', '.join(tables)})")
@@ -247,12 +289,13 @@ def main(argv=None):
     parser.add_argument("--metrics", required=True, help="results/metrics.csv")
     parser.add_argument("--selection", required=True, help="results/selection.csv")
     parser.add_argument("--curves", required=True, help="results/curves.csv")
+    parser.add_argument("--robustness", required=True, help="results/robustness.csv")
     parser.add_argument("--reference", default="report/notebook_reference.yaml", help="the notebook's printed values")
     parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     study = config.load_config(args.config, args.schema)
-    run(args.metrics, args.selection, args.curves, config.cell_config(study),
+    run(args.metrics, args.selection, args.curves, args.robustness, config.cell_config(study),
         dict(item.split("=", 1) for item in args.out), args.reference, config.cells(study)[0])
 
 
@@ -260,7 +303,7 @@ if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
         inp = snakemake.input
-        run(inp.metrics, inp.selection, inp.curves, snakemake.params.settings, dict(snakemake.output.items()),
-            inp.reference, snakemake.params.cell)
+        run(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.settings,
+            dict(snakemake.output.items()), inp.reference, snakemake.params.cell)
     else:
         main()

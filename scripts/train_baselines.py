@@ -1,7 +1,14 @@
 """Train one seed's scikit-learn baselines with their defaults, as the notebook does:
 ``RandomForestClassifier(random_state=seed)`` and the RBF ``SVC()``.
 
-By hand:  python scripts/train_baselines.py --seed 0 --data results/data/seed0.npz --out results/seed0/baselines.csv
+The SVC's fitted parameters (support vectors, dual coefficients, γ, intercept) are also
+written as arrays (``--svc``), from which the robustness job evaluates its decision
+function and gradient (:class:`normbound.robust.RBFMachine`): plain arrays, no pickle, so
+that job neither imports scikit-learn nor depends on its version's object layout, and a
+test checks the arrays give ``decision_function`` exactly.
+
+By hand:  python scripts/train_baselines.py --seed 0 --data results/data/seed0.npz --out results/seed0/baselines.csv \
+              --svc results/seed0/svc.npz
 """
 
 import argparse
@@ -18,23 +25,43 @@ CLASSIFIERS = {
 }
 
 
-def train_baselines(data, seed, models):
+def fit(data, seed, models) -> dict:
+    """Each baseline named in ``models``, fitted on the (noisy) training set, by name."""
+    return {name: CLASSIFIERS[name](seed).fit(data["X_train"], data["t_train"]) for name in BASELINES if name in models}
+
+
+def scores(fitted: dict, data, seed) -> pd.DataFrame:
+    """One row per fitted baseline with its train and test accuracy."""
+    rows = [dict(seed=seed, model=name, lam=None, phase="after", selected=False,
+                 train_acc=clf.score(data["X_train"], data["t_train"]),
+                 train_acc_clean=clf.score(data["X_train"], data["t_train_clean"]),
+                 test_acc=clf.score(data["X_test"], data["t_test"]), diverged=False)
+            for name, clf in fitted.items()]
+    return pd.DataFrame(rows, columns=["seed", "model", "lam", "phase", "selected", "train_acc", "train_acc_clean",
+                                       "test_acc", "diverged"])
+
+
+def train_baselines(data, seed, models) -> pd.DataFrame:
     """Fit each baseline named in ``models``; one row each with train and test accuracy."""
-    rows = []
-    for name in (m for m in BASELINES if m in models):
-        clf = CLASSIFIERS[name](seed).fit(data["X_train"], data["t_train"])
-        rows.append(dict(seed=seed, model=name, lam=None, phase="after", selected=False,
-                         train_acc=clf.score(data["X_train"], data["t_train"]),
-                         train_acc_clean=clf.score(data["X_train"], data["t_train_clean"]),
-                         test_acc=clf.score(data["X_test"], data["t_test"]), diverged=False))
-    return pd.DataFrame(rows, columns=["seed", "model", "lam", "phase", "selected", "train_acc", "train_acc_clean", "test_acc",
-                                       "diverged"])
+    return scores(fit(data, seed, models), data, seed)
 
 
-def run(data_path, seed, out, settings):
-    with np.load(data_path) as data:
-        table = train_baselines(dict(data), seed, **settings)
-    io.write_csv(table, out)
+def svc_arrays(svc) -> dict:
+    """An RBF SVC's decision function as arrays: F(x) = Σ_i coef_i exp(−gamma‖x − support_i‖²)
+    + intercept, positive for the class +1 (``classes_`` sorted: [−1, 1]). ``_gamma`` is
+    the γ that ``gamma="scale"`` resolved to at fitting time."""
+    return dict(support=svc.support_vectors_, coef=svc.dual_coef_[0], gamma=np.float64(svc._gamma),
+                intercept=np.float64(svc.intercept_[0]))
+
+
+def run(data_path, seed, out, settings, svc_path=None):
+    """Write the table, and the SVC's arrays to ``svc_path`` when the SVC was trained."""
+    with np.load(data_path) as arrays:
+        data = dict(arrays)
+    fitted = fit(data, seed, **settings)
+    io.write_csv(scores(fitted, data, seed), out)
+    if svc_path:
+        io.write_npz(svc_path, svc_arrays(fitted["svc"]))
 
 
 def main(argv=None):
@@ -42,14 +69,16 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
     parser.add_argument("--out", required=True, help="output CSV")
+    parser.add_argument("--svc", help="output: the SVC's arrays (.npz), when the config trains it")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.data, args.seed, args.out, config.settings_from_arguments(args, train_baselines))
+    run(args.data, args.seed, args.out, config.settings_from_arguments(args, train_baselines), args.svc)
 
 
 if __name__ == "__main__":
     if "snakemake" in globals():
         io.setup_logging(snakemake.log[0])
-        run(snakemake.input.data, int(snakemake.wildcards.seed), snakemake.output[0], snakemake.params.settings)
+        run(snakemake.input.data, int(snakemake.wildcards.seed), snakemake.output.table, snakemake.params.settings,
+            snakemake.output.get("svc"))
     else:
         main()

@@ -20,6 +20,7 @@ import benchmark
 import figures
 import make_report
 import prepare_data
+import robustness
 import pytest
 import tables
 import train_baselines
@@ -171,9 +172,13 @@ SCRIPTS = {
     train_baselines: ["--seed", "0", "--data", "in.npz", "--out", "out/b.csv"],
     train_networks: ["--seed", "0", "--data", "in.npz", "--networks", "out/n.csv", "--validation", "out/v.csv",
                      "--curves", "out/c.csv", "--weights", "out/w.npz"],
-    aggregate: ["--out-metrics", "out/m.csv", "--out-selection", "out/s.csv", "--out-curves", "out/c.csv"],
-    tables: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--out", "fidelity=out/f.csv"],
-    figures: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--outdir", "out"],
+    aggregate: ["--out-metrics", "out/m.csv", "--out-selection", "out/s.csv", "--out-curves", "out/c.csv",
+                "--out-robustness", "out/r.csv"],
+    robustness: ["--seed", "0", "--data", "in.npz", "--out", "out/r.csv"],
+    tables: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--robustness", "r.csv",
+             "--out", "fidelity=out/f.csv"],
+    figures: ["--metrics", "m.csv", "--selection", "s.csv", "--curves", "c.csv", "--robustness", "r.csv",
+              "--outdir", "out"],
     benchmark: ["--out", "out/cpu.json"],
     make_report: ["--tables", "t", "--figures", "f", "--theory", "th", "--benchmarks", "b", "--html", "out/r.html",
                   "--tex", "out/r.tex"],

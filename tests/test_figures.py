@@ -2,6 +2,7 @@
 bound, points rather than bars on a logarithmic axis, a logarithmic step axis, ties and
 overlapping seeds in the λ selection) and the words of figure 3's caption."""
 
+import math
 import os
 
 import matplotlib
@@ -14,6 +15,7 @@ from helpers import TEMPLATES
 import figures
 
 LAMS = {"frob": 0.005, "mix": 0.025}
+RADII = ("radius_mix", "radius_spectral", "radius_frob", "radius_local")
 
 
 @pytest.fixture
@@ -34,7 +36,13 @@ def study():
                               for seed in (0, 1) for model, grid in (("nn_frob", (0.005, 0.01)), ("nn_mix", (0.025, 0.05)))
                               # both λ tie on validation accuracy; the larger is chosen
                               for lam, acc, chosen in ((grid[0], 0.9, False), (grid[1], 0.9, True))])
-    return figures.Study(pd.DataFrame(rows), selection, pd.DataFrame(curves), LAMS)
+    # Robustness: 4 test points per seed; the networks' radii and distances, the SVC's distances only.
+    robustness = pd.DataFrame([dict(seed=seed, model=model, lam=lam, point=point, correct=True,
+                                    **{c: math.nan if model == "svc" else 0.2 * point for c in RADII},
+                                    distance=0.3 * point + 0.1 * seed)
+                               for seed in (0, 1) for model, lam in (("svc", math.nan), ("nn", 0.0), ("nn_mix", 0.025))
+                               for point in range(4)])
+    return figures.Study(pd.DataFrame(rows), selection, pd.DataFrame(curves), LAMS, robustness, [0, 0.25, 0.5, 1.0])
 
 
 def draw(name, study):
@@ -85,3 +93,19 @@ def test_bound_chain_caption_names_the_axes_as_drawn():
         caption = handle.read()
     # "y against x": the old caption had them the other way round.
     assert "B/(√h‖W‖_F) against Grad/B" in caption and "√h‖W‖₂" in caption
+
+
+def test_robustness_curves_have_a_panel_per_classifier_and_bands_inside_zero_one(study):
+    fig = draw("robustness_curves", study)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["SVC", "NN", "NN+Mix (λ: 0.025)"]
+    # The SVC has no certificate: the attack's curve alone; a network has all five.
+    assert [len(ax.get_lines()) for ax in panels] == [1, 5, 5]
+    for ax in panels:
+        for band in ax.collections:
+            y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+            assert y.min() >= 0 and y.max() <= 1
+    # Seed 0's distances 0, 0.3, 0.6, 0.9 and seed 1's 0.1, 0.4, 0.7, 1.0: at ε = 0.5, 2 of 4 each.
+    empirical = panels[1].get_lines()[-1]
+    assert list(empirical.get_xdata()) == [0, 0.25, 0.5, 1.0]
+    assert empirical.get_ydata()[2] == 0.5

@@ -14,7 +14,7 @@ from helpers import REPO, copy_study, edit_config, planned_jobs
 pytestmark = pytest.mark.slow
 
 # The rules that run once per seed; every other rule runs once per study.
-PER_SEED = {"prepare_data", "train_baselines", "train_networks"}
+PER_SEED = {"prepare_data", "train_baselines", "train_networks", "robustness"}
 
 
 def seed_jobs(workdir):
@@ -45,9 +45,18 @@ def test_added_seed_runs_only_that_seed_and_the_summaries(finished):
 
 
 def test_changed_steps_retrains_without_new_data(finished):
-    # steps belongs to the training stage only (STAGE_KEYS in workflow/rules/common.smk).
+    # steps belongs to the training stage only (STAGE_KEYS in workflow/rules/common.smk);
+    # the robustness of the retrained networks is measured again.
     edit_config(finished, steps=301)
-    assert seed_jobs(finished) == {("train_networks", 0), ("train_networks", 1)} | SUMMARIES
+    retrained = {(rule, seed) for rule in ("train_networks", "robustness") for seed in (0, 1)}
+    assert seed_jobs(finished) == retrained | SUMMARIES
+
+
+def test_changed_report_radii_redraw_without_a_new_attack(finished):
+    # The ε of the figure and the table are the report's; the attack's settings are not.
+    edit_config(finished, robustness={"epsilons": [0, 0.5, 1.0], "table_epsilons": [0.5]})
+    rules = {rule for rule, _ in seed_jobs(finished)}
+    assert {"tables", "figures", "report"} <= rules and rules <= {"tables", "figures", *REPORT_ONLY}
 
 
 # The report's own rules and the target rule that asks for them.

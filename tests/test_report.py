@@ -226,7 +226,7 @@ SINGLE_CELL_FIGURES = [name for name in figures.FIGURES if not name.startswith("
 def test_workflow_writes_every_table_figure_and_a_self_contained_report(small_study):
     results = small_study / "results"
     for name in ("comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
-                 "fidelity", "fidelity_settings", "diverged"):
+                 "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_gap"):
         assert (results / "tables" / f"{name}.csv").stat().st_size > 0
     for name in SINGLE_CELL_FIGURES:
         assert (results / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")

@@ -18,8 +18,8 @@ SCRIPTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, 
 
 
 def test_every_stage_script_is_found():
-    assert {"prepare_data", "train_baselines", "train_networks", "aggregate", "tables", "figures", "make_report",
-            "theory_hessian", "theory_random", "theory_bounds"} <= set(SCRIPTS)
+    assert {"prepare_data", "train_baselines", "train_networks", "robustness", "aggregate", "tables", "figures",
+            "make_report", "theory_hessian", "theory_random", "theory_bounds"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -93,20 +93,27 @@ def test_steps_by_hand_equal_the_workflow(small_study, tmp_path):
     run_main("prepare_data", "--seed", 1, "--npz", tmp_path / "seed1.npz", "--json", tmp_path / "seed1.json",
              *config, cwd=tmp_path)
     run_main("train_baselines", "--seed", 1, "--data", data_file(results, 1, "npz"),
-             "--out", tmp_path / "baselines.csv", *config, cwd=tmp_path)
+             "--out", tmp_path / "baselines.csv", "--svc", tmp_path / "svc.npz", *config, cwd=tmp_path)
+    run_main("robustness", "--seed", 1, "--data", data_file(results, 1, "npz"),
+             "--networks", os.path.join(seed_folder(results, 1), "networks.csv"),
+             "--weights", os.path.join(seed_folder(results, 1), "weights.npz"),
+             "--svc", tmp_path / "svc.npz", "--out", tmp_path / "robustness1.csv", *config, cwd=tmp_path)
     seeds = SMALL_CONFIG["seeds"]
     files = {kind: [os.path.join(seed_folder(results, s), f"{kind}.csv") for s in seeds]
-             for kind in ("networks", "validation", "curves")}
+             for kind in ("networks", "validation", "curves", "robustness")}
     files["baselines"] = [baselines_file(results, s) for s in seeds]
     run_main("aggregate", *[a for kind, paths in files.items() for a in (f"--{kind}", *paths)],
              "--out-metrics", tmp_path / "metrics.csv", "--out-selection", tmp_path / "selection.csv",
-             "--out-curves", tmp_path / "curves.csv", *config, cwd=tmp_path)
+             "--out-curves", tmp_path / "curves.csv", "--out-robustness", tmp_path / "robustness.csv", *config,
+             cwd=tmp_path)
     names = [os.path.basename(p)[:-4] for p in glob.glob(str(results / "tables" / "*.csv"))]
     run_main("tables", "--metrics", tmp_path / "metrics.csv", "--selection", tmp_path / "selection.csv",
-             "--curves", tmp_path / "curves.csv", "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
+             "--curves", tmp_path / "curves.csv", "--robustness", tmp_path / "robustness.csv",
+             "--reference", os.path.join(REPO, "report", "notebook_reference.yaml"),
              "--out", *[f"{n}={tmp_path / n}.csv" for n in names], *config, cwd=tmp_path)
     pairs = {"seed1.json": data_file("", 1, "json"), "baselines.csv": baselines_file("", 1), "metrics.csv": "metrics.csv",
              "selection.csv": "selection.csv", "curves.csv": "curves.csv",
+             "robustness1.csv": os.path.join(seed_folder("", 1), "robustness.csv"), "robustness.csv": "robustness.csv",
              **{f"{n}.csv": f"tables/{n}.csv" for n in names}}
     assert len(names) >= 5
     different = [mine for mine, theirs in pairs.items() if read_bytes(tmp_path / mine) != read_bytes(results / theirs)]

@@ -24,7 +24,7 @@ from helpers import (ACCOUNT, CLUSTER, CLUSTER_TIMEOUT, GPU_PARTITION, PARTITION
                      training_job_wildcards)
 
 pytestmark = pytest.mark.slow
-RESULT_FILES = ("metrics.csv", "selection.csv")
+RESULT_FILES = ("metrics.csv", "selection.csv", "robustness.csv")
 # Seconds of work: they run in the Snakemake process (the Snakefile's localrules).
 LOCAL_RULES = {"aggregate", "tables"}
 # Per seed, seconds of work: one grouped job for all seeds (profiles/slurm, group "light").

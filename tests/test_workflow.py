@@ -41,7 +41,7 @@ def test_dry_run_lists_the_whole_default_study():
     result = snakemake("-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout + result.stderr)
-    for rule in ("prepare_data", "train_baselines", "train_networks"):
+    for rule in ("prepare_data", "train_baselines", "train_networks", "robustness"):
         assert counts.get(rule) == 10, (rule, counts)
     for rule in ("aggregate", "theory_hessian", "theory_random", "theory_bounds", "tables", "figures", "report", "all"):
         assert counts.get(rule) == 1, (rule, counts)

@@ -4,6 +4,9 @@
   interval of the mean. The bootstrap resamples the seeds, so its interval stays inside
   the range of the values: an accuracy's never passes 1, a norm's never falls below 0,
   which a Student-t interval over a few seeds does.
+- :func:`robust_accuracy`: per seed, the fraction of test points robust at each radius ε
+  under each certificate and under the attack (results/robustness.csv), which
+  :func:`summary_by` then summarises over seeds like any accuracy.
 - :func:`paired_difference`: the mean difference of two models over the same seeds with
   the corrected resampled t interval of Nadeau and Bengio (2003). Every seed splits the
   same data again, so the seeds' test sets overlap and their differences are correlated;
@@ -127,3 +130,24 @@ def sweep_summary(metrics: pd.DataFrame) -> pd.DataFrame:
                        SWEEP_NORMS)
     return pd.concat([accuracy.assign(lambda_choice="chosen"), norms.assign(lambda_choice="notebook")],
                      ignore_index=True)
+
+
+# Columns of results/robustness.csv -> the robust accuracy they give: a certified radius
+# (the three global bounds, the local certificate) or the attack's distance.
+ROBUST_MEASURES = {"radius_mix": "certified_mix", "radius_spectral": "certified_spectral",
+                   "radius_frob": "certified_frob", "radius_local": "certified_local", "distance": "empirical"}
+
+
+def robust_accuracy(points: pd.DataFrame, epsilons) -> pd.DataFrame:
+    """Per seed, model and ε of ``epsilons``: the fraction of test points that are correctly
+    classified and robust at ε, i.e. whose radius (certified) or attack distance
+    (empirical) exceeds ε; one column per :data:`ROBUST_MEASURES` value. A classifier
+    without a certificate (empty radii: the SVC) gets NaN there. Misclassified points have
+    radius and distance 0, so at ε = 0 every column is the clean accuracy."""
+    rows = []
+    for (seed, model), part in points.groupby(["seed", "model"], sort=False):
+        for epsilon in epsilons:
+            rows.append(dict(seed=seed, model=model, lam=part["lam"].iloc[0], epsilon=epsilon,
+                             **{name: (part[column] > epsilon).mean() if part[column].notna().all() else math.nan
+                                for column, name in ROBUST_MEASURES.items()}))
+    return pd.DataFrame(rows, columns=["seed", "model", "lam", "epsilon", *ROBUST_MEASURES.values()])

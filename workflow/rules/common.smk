@@ -33,6 +33,10 @@ REPORT_CELL = CELLS[0]
 AXIS_VALUES = {key: {str(value): value for value in axis_values(config, key)} for key in SWEEP_AXES}
 TRAINED_BASELINES = [m for m in BASELINES if m in config["models"]]
 TRAINED_NETWORKS = [m for m in NETWORKS if m in config["models"]]
+TRAINED_SVC = "svc" in config["models"]
+# The classifiers whose robustness is measured: the networks and the SVC (not the random
+# forest: piecewise constant, nothing to certify or follow a gradient of; README).
+ROBUSTNESS_MEASURED = bool(TRAINED_NETWORKS) or TRAINED_SVC
 
 # ----------------------------------------------------------------------------- paths
 RESULTS = "results"
@@ -54,6 +58,12 @@ TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 THEORY = f"{RESULTS}/theory"
 REPORT = f"{RESULTS}/report"
+# Per noise rate and seed, the SVC's fitted parameters as arrays (beside the baselines'
+# table); per cell and seed, each test point's certified radii and attack distance; all
+# cells' and seeds' points joined.
+SVC_ARRAYS = f"{RESULTS}/baselines/noise{{label_noise}}/seed{{seed}}_svc.npz"
+SEED_ROBUSTNESS = f"{SEED_DIR}/robustness.csv"
+ROBUSTNESS = f"{RESULTS}/robustness.csv"
 SCRIPTS = "../../scripts"
 REPORT_TEMPLATES = os.path.join(workflow.basedir, "..", "report")
 # The pinned environment, for --software-deployment-method conda (relative to rules/).
@@ -62,9 +72,9 @@ ENV = "../../environment.yml"
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
 TABLE_NAMES = ["comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
-               "fidelity", "fidelity_settings", "diverged"]
+               "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_gap"]
 FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
-                "lambda_chosen"]
+                "lambda_chosen", "robustness_curves"]
 # The sweep section's, when a sweep axis has several values (names start with "sweep": a
 # report rendered by hand sorts them by that); the width ratio where h is swept.
 SWEEP_FIGURE_NAMES = (["sweep"] + (["sweep_width_ratio"] if "hidden" in SWEPT else [])) if SWEPT else []
@@ -82,6 +92,8 @@ STAGE_KEYS = {
     "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
                  "device", "batch_size", "compile"),
 }
+# The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
+ATTACK_KEYS = ("restarts", "steps")
 # The notebook's settings (report/notebook_reference.yaml): a change reruns the tables.
 with open(os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml")) as _handle:
     NOTEBOOK_REFERENCE = yaml.safe_load(_handle)

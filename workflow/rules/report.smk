@@ -36,6 +36,7 @@ rule tables:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         curves=rules.aggregate.output.curves,
+        robustness=rules.aggregate.output.robustness,
         reference=os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml"),
     output:
         **{
@@ -44,8 +45,11 @@ rule tables:
         },
     params:
         # The config keys that the notebook's settings name, as the report's cell sees
-        # them: a change reruns the tables.
-        settings={key: cell_config(config, REPORT_CELL)[key] for key in NOTEBOOK_REFERENCE["settings"]},
+        # them, and the table's ε: a change reruns the tables.
+        settings={
+            **{key: cell_config(config, REPORT_CELL)[key] for key in NOTEBOOK_REFERENCE["settings"]},
+            "robustness": {"table_epsilons": config["robustness"]["table_epsilons"]},
+        },
         cell=REPORT_CELL,
     log:
         f"{LOGS}/tables.log",
@@ -66,11 +70,13 @@ rule figures:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
         curves=rules.aggregate.output.curves,
+        robustness=rules.aggregate.output.robustness,
     output:
         **captioned(FIGURE_FILES, "Figures"),
     params:
         notebook_lambdas=config["notebook_lambdas"],
         cell=REPORT_CELL,
+        epsilons=config["robustness"]["epsilons"],
     log:
         f"{LOGS}/figures.log",
     threads: 1

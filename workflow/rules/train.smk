@@ -4,7 +4,9 @@ rule train_baselines:
     input:
         data=rules.prepare_data.output.npz,
     output:
-        BASELINES_FILE,
+        table=BASELINES_FILE,
+        # The SVC's fitted parameters, for the robustness job.
+        **({"svc": SVC_ARRAYS} if TRAINED_SVC else {}),
     params:
         settings=settings("baselines"),
     log:
@@ -54,20 +56,22 @@ rule train_networks:
 
 
 rule aggregate:
-    """All cells and seeds joined: results/metrics.csv, selection.csv, curves.csv, each
-    row with its cell's label_noise, hidden and steps. A model subset without networks or
-    without baselines joins only what was trained."""
+    """All cells and seeds joined: results/metrics.csv, selection.csv, curves.csv,
+    robustness.csv, each row with its cell's label_noise, hidden and steps. A model subset
+    without networks or without baselines joins only what was trained."""
     input:
         # One file per (cell, seed) each, in CELL_SEEDS order: a noise rate's baselines
         # are listed for every cell that shares them.
         networks=per_cell_and_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
         validation=per_cell_and_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
         curves=per_cell_and_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
-        baselines=per_cell_and_seed(rules.train_baselines.output[0]) if TRAINED_BASELINES else [],
+        baselines=per_cell_and_seed(rules.train_baselines.output.table) if TRAINED_BASELINES else [],
+        robustness=per_cell_and_seed(SEED_ROBUSTNESS) if ROBUSTNESS_MEASURED else [],
     output:
         metrics=f"{RESULTS}/metrics.csv",
         selection=f"{RESULTS}/selection.csv",
         curves=f"{RESULTS}/curves.csv",
+        robustness=ROBUSTNESS,
     params:
         notebook_lambdas=config["notebook_lambdas"],
         # The cell of each input file, in the same order.

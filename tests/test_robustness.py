@@ -1,0 +1,253 @@
+"""Certified and empirical robustness (normbound.robust, scripts/robustness.py): the
+certificates are sound and a wrong one is caught, the attack comes close to the exact
+distance to the decision boundary, the SVC's arrays are scikit-learn's decision function,
+and the report's section states what results/robustness.csv holds."""
+
+import itertools
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from helpers import LATEX_INSTALL, SCHEMA, Page, data_file, pdf_text, require_program, seed_data, seed_folder
+
+import train_baselines
+from normbound import LABELS
+from normbound.model import frobenius_bound, mixed_norm, output_signs, spectral_bound
+from normbound.robust import Networks, RBFMachine, attack, global_radius, local_radius, violations
+from normbound.train import Grid, train_grid
+
+GLOBAL = {"radius_mix": mixed_norm, "radius_spectral": spectral_bound, "radius_frob": frobenius_bound}
+with open(SCHEMA) as _handle:
+    DEFAULTS = {key: value["default"] for key, value in
+                yaml.safe_load(_handle)["properties"]["robustness"]["properties"].items()}
+# The attack as the study runs it by default: what the strength tests hold to account.
+RESTARTS, STEPS = DEFAULTS["restarts"], DEFAULTS["steps"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, as the robustness job runs: small matrix products, where a second
+    spinning thread on a busy machine only slows them down."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def exact_distance(W, b, s, X):
+    """The exact L2 distance from each point of ``X`` to the closest point y with
+    f(y) = 0 (for a correctly classified x, the closest misclassified point), for one
+    network of width h ≤ d whose W has full row rank.
+
+    In the pre-activations z = W y + b (any z is reachable, and the least ‖y − x‖ that
+    reaches z is ‖z − z_x‖ in the metric (W Wᵀ)⁻¹), the closest point lies in a closed
+    orthant (an activation pattern) on f = Σ_{j: z_j > 0} s_j z_j = 0. At it each unit is
+    positive, negative or zero; with that assignment fixed, the KKT conditions say it is
+    the projection of z_x onto {z_j = 0 for the zero units, Σ_{positive} s_j z_j = 0} (the
+    sign constraints of the other units inactive). So enumerating the 3^h assignments,
+    solving each projection in closed form and keeping the feasible ones (signs as
+    assigned) gives the exact minimum: one small quadratic programme per pattern and set
+    of units at zero."""
+    h, d = W.shape
+    states = torch.tensor(list(itertools.product((0, 1, 2), repeat=h)))  # negative, positive, zero
+    C = torch.zeros(len(states), h + 1, h, dtype=W.dtype)  # constraint rows; unused rows stay 0
+    C[:, torch.arange(h), torch.arange(h)] = (states == 2).to(W.dtype)
+    C[:, h] = (states == 1).to(W.dtype) * s
+    G = W @ W.T
+    S = C @ G @ C.transpose(1, 2) + torch.diag_embed((C == 0).all(-1).to(W.dtype))  # unused rows: identity
+    z0 = X @ W.T + b
+    r = torch.einsum("akh,nh->nak", C, z0)
+    y = torch.einsum("akl,nal->nak", torch.linalg.inv(S), r)
+    z = z0[:, None] - torch.einsum("hg,akg,nak->nah", G, C, y)  # the projection of z0
+    tol = 1e-9 * (1 + z0.abs().max())
+    feasible = ((z >= -tol) | (states != 1)).all(-1) & ((z <= tol) | (states != 0)).all(-1)
+    return torch.where(feasible, (r * y).sum(-1), torch.inf).min(-1).values.clamp_min(0).sqrt()
+
+
+def test_linear_model_distance_is_matched():
+    """f = relu(w·x + c) − relu(−w·x − c) = w·x + c, a linear model as a network of two
+    units: the distance to its boundary is |f(x)|/‖w‖, and the attack finds it."""
+    gen = torch.Generator().manual_seed(1)
+    w, c = torch.randn(1, 30, generator=gen, dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64)
+    net = Networks(torch.cat([w, -w])[None], torch.cat([c, -c])[None], output_signs(2, torch.float64))
+    X = torch.randn(200, 30, generator=gen, dtype=torch.float64)
+    f = X @ w[0] + c
+    distance, points = attack(net, X[:, None], torch.sign(f)[:, None], RESTARTS, STEPS, gen)
+    torch.testing.assert_close(distance[:, 0], f.abs() / w.norm(), rtol=0, atol=1e-6)
+    assert (torch.sign(f)[:, None] * net.value(points) <= 0).all()
+
+
+@pytest.fixture(scope="module")
+def narrow():
+    """Three networks of width 6 (every activation pattern a convex polyhedron, 3^6
+    assignments to enumerate), trained 300 steps on seed 0: no penalty, Frobenius, mixed
+    norm; and seed 0's test points."""
+    data = seed_data()
+    grid = Grid(["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025], ["train"] * 3)
+    result = train_grid(grid, data, 0, 6, 300, 0.01, dtype=torch.float64)
+    return result.W, result.b, output_signs(6, torch.float64), torch.as_tensor(data["X_test"]), \
+        torch.as_tensor(data["t_test"])
+
+
+def test_attack_is_within_five_percent_of_the_exact_distance(narrow):
+    W, b, s, X, t = narrow
+    exact = torch.stack([exact_distance(W[m], b[m], s, X) for m in range(len(W))], 1)
+    net = Networks(W, b, s)
+    points = X[:, None].expand(-1, len(W), -1)
+    distance, found = attack(net, points, t[:, None], RESTARTS, STEPS, torch.Generator().manual_seed(0))
+    correct = torch.sign(net.value(points)) == t[:, None]
+    assert correct.sum() > 0.8 * correct.numel()
+    # An attack's point is misclassified, so no distance is below the exact minimum: this
+    # checks the enumeration as much as the attack.
+    assert (t[:, None] * net.value(found) <= 0).all()
+    assert (distance[correct] >= exact[correct] * (1 - 1e-9)).all()
+    within = (distance[correct] <= 1.05 * exact[correct]).double().mean().item()
+    assert within >= 0.95, within
+
+
+def soundness_violations(weights, data, radius_of):
+    """For every network in ``weights`` (a seed's weights.npz) and every test point: the
+    certificates ``radius_of(W, b, s, X, t) -> {name: radius (N, M)}``, and the points
+    where the attack found a misclassified point inside a certified radius, by name."""
+    W, b = (torch.as_tensor(weights[k], dtype=torch.float64) for k in ("W", "b"))
+    s = output_signs(W.shape[1], torch.float64)
+    X, t = torch.as_tensor(data["X_test"]), torch.as_tensor(data["t_test"])[:, None]
+    points = X[:, None].expand(-1, len(W), -1)
+    distance, found = attack(Networks(W, b, s), points, t, RESTARTS, STEPS, torch.Generator().manual_seed(0))
+    assert (t * Networks(W, b, s).value(found) <= 0).all(), "an attack point is classified correctly"
+    return {name: int(violations(radius, distance).sum()) for name, radius in radius_of(W, b, s, X, t).items()}
+
+
+def certificates(W, b, s, X, t):
+    f = Networks(W, b, s).value(X[:, None].expand(-1, len(W), -1))
+    return {**{name: global_radius(f, t, norm(W)) for name, norm in GLOBAL.items()},
+            "radius_local": local_radius(W, b, s, X, t, spectral_bound(W))}
+
+
+def halved(W, b, s, X, t):
+    """Each certificate with half its Lipschitz constant: twice its radius (wrong)."""
+    return {name: 2 * radius for name, radius in certificates(W, b, s, X, t).items()}
+
+
+@pytest.mark.slow
+def test_no_attack_breaks_a_certificate_and_a_halved_constant_is_caught(small_study):
+    results = small_study / "results"
+    for seed in (0, 1):
+        with np.load(os.path.join(seed_folder(results, seed), "weights.npz")) as weights, \
+                np.load(data_file(results, seed, "npz")) as data:
+            weights, data = dict(weights), dict(data)
+        assert len(weights["W"]) == 13  # every network of the seed: nn, both grids, both subsets
+        assert soundness_violations(weights, data, certificates) == dict.fromkeys([*GLOBAL, "radius_local"], 0)
+        caught = soundness_violations(weights, data, halved)
+        assert all(count > 0 for count in caught.values()), caught
+
+
+def test_local_certificate_is_never_below_a_global_one(narrow):
+    W, b, s, X, t = narrow
+    radii = certificates(W, b, s, X, t[:, None])
+    for name in GLOBAL:
+        assert (radii["radius_local"] >= radii[name] * (1 - 1e-12)).all(), name
+    assert (radii["radius_local"] > radii["radius_spectral"] * 1.01).any()
+
+
+def test_svc_arrays_are_the_decision_function_and_the_attack_flips_it():
+    data = seed_data()
+    svc = train_baselines.fit(data, 0, ["svc"])["svc"]
+    arrays = {k: torch.as_tensor(v) for k, v in train_baselines.svc_arrays(svc).items()}
+    machine = RBFMachine(arrays["support"], arrays["coef"], float(arrays["gamma"]), float(arrays["intercept"]))
+    X, t = torch.as_tensor(data["X_test"]), torch.as_tensor(data["t_test"])
+    np.testing.assert_allclose(machine.value(X).numpy(), svc.decision_function(data["X_test"]), rtol=0, atol=1e-12)
+    Y = X[:5].clone().requires_grad_()
+    machine.value(Y).sum().backward()
+    torch.testing.assert_close(machine.value_and_grad(X[:5])[1], Y.grad, rtol=1e-10, atol=1e-12)
+    distance, points = attack(machine, X, t, RESTARTS, STEPS, torch.Generator().manual_seed(0))
+    correct = torch.sign(machine.value(X)) == t
+    flipped = correct & torch.isfinite(distance)
+    assert flipped.sum() > 0.9 * correct.sum()
+    assert (distance[flipped] > 0).all() and (distance[~correct] == 0).all()
+    # scikit-learn's own decision function calls every attack point misclassified.
+    assert (t[flipped].numpy() * svc.decision_function(points[flipped].numpy()) <= 0).all()
+
+
+# --------------------------------------------------------------------------- the small study's report
+MEASURES = {"certified_mix": "radius_mix", "certified_spectral": "radius_spectral", "certified_frob": "radius_frob",
+            "certified_local": "radius_local", "empirical": "distance"}
+
+
+def expected_table(points: pd.DataFrame, epsilons) -> dict:
+    """(model, ε, measure) -> mean over seeds of the fraction of points with radius > ε,
+    computed here with plain numpy from results/robustness.csv."""
+    out = {}
+    for model in points["model"].unique():
+        mine = points[points["model"] == model]
+        for epsilon in epsilons:
+            for measure, column in MEASURES.items():
+                if mine[column].notna().all():
+                    per_seed = [np.mean(part[column].to_numpy() > epsilon) for _, part in mine.groupby("seed")]
+                    out[(model, epsilon, measure)] = float(np.mean(per_seed))
+    return out
+
+
+@pytest.mark.slow
+def test_report_section_states_the_robustness_of_the_results_in_both_formats(small_study):
+    results = small_study / "results"
+    points = pd.read_csv(results / "robustness.csv")
+    epsilons = DEFAULTS["table_epsilons"]
+    expected = expected_table(points, epsilons)
+    assert {m for m, _, _ in expected} == {"svc", "nn", "nn_frob", "nn_mix"}
+    page = Page(results / "report" / "report.html")
+    header, *rows = page.rows("robustness-table")
+    shown, model = {}, None
+    for row in rows:
+        model = next((m for m, label in LABELS.items() if label == row[0]), model) if row[0] else model
+        for measure, cell in zip(MEASURES, row[3:]):
+            if cell != "—":
+                shown[(model, float(row[2]), measure)] = cell.split("[")[0].strip()
+    assert shown == {key: f"{value:.3f}" for key, value in expected.items()}
+    # The words: at the middle ε, the attack's share of unbroken points per model, in both formats.
+    html = " ".join(page.text("#robustness").split())
+    require_program("latexmk", LATEX_INSTALL)
+    pdf = pdf_text(results / "report" / "report.pdf")
+    assert "What the bounds buy" in pdf
+    section = pdf[pdf.index("What the bounds buy"):]
+    for model in ("svc", "nn", "nn_frob", "nn_mix"):
+        share = f"{100 * expected[(model, epsilons[1], 'empirical')]:.1f} %"
+        assert f"{LABELS[model]}" in html and share in html and share in section, (model, share)
+    local = f"{100 * expected[('nn_mix', epsilons[1], 'certified_local')]:.1f} %"
+    assert re.search(rf"NN\+Mix \(λ: [^:]*\): the local certificate certifies {re.escape(local)}", html)
+
+
+@pytest.mark.slow
+def test_every_interval_stays_inside_its_quantity(small_study):
+    """The report's intervals (percentile bootstrap over seeds) never leave the range of the
+    quantity: accuracies within [0, 1], norms and gradients at least 0."""
+    tables = small_study / "results" / "tables"
+    for name in ("comparison_chosen", "comparison_notebook", "robustness", "robustness_gap"):
+        table = pd.read_csv(tables / f"{name}.csv").dropna(subset=["ci_low"])
+        assert len(table), name
+        accuracy = table["metric"].str.contains("acc|certified|empirical")
+        assert (table["ci_low"] >= 0).all() and (table.loc[accuracy, "ci_high"] <= 1).all(), name
+        assert (table["ci_low"] <= table["mean"] + 1e-12).all() and (table["mean"] <= table["ci_high"] + 1e-12).all()
+
+
+def test_robustness_job_fails_when_an_attack_breaks_a_certificate(narrow, monkeypatch):
+    """The job's own check: sound certificates pass; a local certificate of twice its
+    radius is broken by the attack, and the job stops saying so."""
+    import robustness
+
+    W, b, _, X, t = narrow
+    models, lams = ["nn", "nn_frob", "nn_mix"], [0.0, 0.005, 0.025]
+    networks = pd.DataFrame(dict(model=models, lam=lams, phase="after", selected=[False, True, True], diverged=False,
+                                 mix_norm=mixed_norm(W), spectral_bound=spectral_bound(W), frob_bound=frobenius_bound(W)))
+    weights = dict(W=W.numpy(), b=b.numpy(), model=np.array(models), lam=np.array(lams), subset=np.array(["train"] * 3))
+    data = dict(X_test=X.numpy(), t_test=t.numpy())
+    table = robustness.robustness(data, 0, networks, weights, restarts=RESTARTS, steps=STEPS)
+    assert list(table["model"].unique()) == models and len(table) == 3 * len(X)
+    assert robustness.broken_certificates(table).empty
+    monkeypatch.setattr(robustness, "local_radius", lambda *args: 2 * local_radius(*args))
+    with pytest.raises(RuntimeError, match="inside a certified radius"):
+        robustness.robustness(data, 0, networks, weights, restarts=RESTARTS, steps=STEPS)

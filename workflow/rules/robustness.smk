@@ -1,0 +1,32 @@
+# Certified and empirical robustness of one cell's and seed's classifiers: every network model at its
+# λ chosen on validation data, and the RBF SVC (not the random forest; README).
+
+
+rule robustness:
+    """Per test point: the radius each bound certifies (‖W‖_Mix, √h‖W‖₂, √h‖W‖_F, and the
+    local certificate) and the distance at which the attack found a misclassified point."""
+    input:
+        data=rules.prepare_data.output.npz,
+        **(
+            {"networks": rules.train_networks.output.networks, "weights": rules.train_networks.output.weights}
+            if TRAINED_NETWORKS
+            else {}
+        ),
+        **({"svc": SVC_ARRAYS} if TRAINED_SVC else {}),
+    output:
+        SEED_ROBUSTNESS,
+    params:
+        settings={key: config["robustness"][key] for key in ATTACK_KEYS},
+    log:
+        f"{LOGS}/robustness/{CELL_JOB}.log",
+    benchmark:
+        f"{BENCHMARKS}/robustness/{CELL_JOB}.tsv"
+    # Small matrix products: one thread each, so two seeds share two cores.
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        f"{SCRIPTS}/robustness.py"
