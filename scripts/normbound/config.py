@@ -13,6 +13,9 @@ import inspect
 import math
 
 from . import PENALTY
+
+# A penalty's name (a key of ``lambdas``) -> its network model.
+PENALTY_MODEL = {name: model for model, name in PENALTY.items()}
 from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
 
 
@@ -58,8 +61,8 @@ def schema_message(error) -> str:
 
 
 def check_config(config: dict) -> None:
-    """The rules a JSON-Schema cannot say: finite numbers, the notebook's λ inside the
-    grids, a usable dataset (a CSV file is read and checked). Raises :class:`ConfigError`."""
+    """The rules a JSON-Schema cannot say: finite numbers, a λ grid for every penalised
+    model asked for, the notebook's λ inside the grids, a usable dataset (a CSV file is read and checked). Raises :class:`ConfigError`."""
 
     def walk(value, key):
         if isinstance(value, dict):
@@ -73,7 +76,11 @@ def check_config(config: dict) -> None:
 
     walk(config, "")
     for model, name in PENALTY.items():
-        lam, grid = config["notebook_lambdas"][name], config["lambdas"][name]
+        if model in config["models"] and name not in config["lambdas"]:
+            raise ConfigError(f"config key 'lambdas.{name}' is missing; expected: the λ grid of {model}, "
+                              f"which models lists")
+    for name, lam in config["notebook_lambdas"].items():
+        model, grid = PENALTY_MODEL[name], config["lambdas"].get(name)
         if model in config["models"] and lam not in grid:
             raise ConfigError(f"config key 'notebook_lambdas.{name}': {lam} is not in lambdas.{name} {grid} "
                               f"(the notebook's comparison row needs a network trained at that λ)")
