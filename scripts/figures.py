@@ -152,7 +152,7 @@ def bound_chain(study: Study):
 def before_after(study: Study):
     """Test accuracy and the four quantities before and after training: mean ± sd as
     points (a bar's length on a logarithmic axis would depend on where the axis starts)."""
-    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items()}
+    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items() if p in study.notebook_lambdas}
     nets = study.metrics[~study.metrics["diverged"].astype(bool) & study.metrics["notebook_lambda"]]
     models = [m for m in NETWORKS if m in set(nets["model"])]
     columns = ["test_acc", *QUANTITIES]
