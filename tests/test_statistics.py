@@ -16,7 +16,7 @@ from helpers import LATEX_INSTALL, Page, full_config, pdf_text, require_program
 
 import tables
 import theory_hessian as th
-from normbound import PENALTY
+from normbound import NETWORKS, PENALTY
 from normbound.summary import paired_difference
 
 
@@ -219,7 +219,7 @@ def test_the_reviewed_words_and_counts_in_both_formats(small_study):
     results = small_study / "results"
     metrics = pd.read_csv(results / "metrics.csv")
     checked = pd.read_json(results / "theory" / "exercise2.json", typ="series")["summary"]["networks_checked"]
-    networks = metrics[metrics["model"].isin(["nn", "nn_frob", "nn_mix"])]
+    networks = metrics[metrics["model"].isin(NETWORKS)]
     # Before training a seed's networks are copies of one draw: not counted as networks.
     assert checked["trained"] == (networks["phase"] == "after").sum()
     assert checked["initialisations"] == networks["seed"].nunique()
