@@ -7,7 +7,8 @@
   λ, the model's row keeps the accuracies (the selection procedure's) and every chosen λ
   gets a row of its own (``per_lambda``) with the seeds that chose it.
 - ``comparison_notebook.csv``: the same at the notebook's λ, with the notebook's printed
-  value beside each cell; the comparators, which the notebook did not have, are not in it (its Grad beside ``grad_notebook``, which repeats its computation).
+  value beside each cell (its Grad beside ``grad_notebook``, which repeats its computation);
+  the comparators, which the notebook did not have, have no row in it.
 - ``paired_differences.csv``: test accuracy of one model minus another over the same
   seeds, at the chosen and at the notebook's λ, with the corrected resampled t interval
   of Nadeau and Bengio (:func:`normbound.summary.paired_difference`).
@@ -46,8 +47,8 @@ PER_LAMBDA = ("grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound
 # notebook's "grad" differentiates the unpooled activations, as grad_notebook does.
 NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_notebook": "grad",
                    "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
-# Paired comparisons of test accuracy: (model, minus model). The comparators against the
-# unpenalised network and against the mixed norm, the notebook's better bound.
+# Paired comparisons of test accuracy: (model, minus model). Each comparator against the
+# unpenalised network and against the mixed-norm penalty, the bound it would replace.
 PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"),
          ("nn_spec", "nn"), ("nn_grad", "nn"), ("nn_spec", "nn_mix"), ("nn_grad", "nn_mix"))
 # A network "ends above its best" when its last objective exceeds its lowest logged one by more.

@@ -13,10 +13,10 @@ import inspect
 import math
 
 from . import PENALTY
+from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
 
 # A penalty's name (a key of ``lambdas``) -> its network model.
 PENALTY_MODEL = {name: model for model, name in PENALTY.items()}
-from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
 
 
 class ConfigError(ValueError):
@@ -62,7 +62,8 @@ def schema_message(error) -> str:
 
 def check_config(config: dict) -> None:
     """The rules a JSON-Schema cannot say: finite numbers, a λ grid for every penalised
-    model asked for, the notebook's λ inside the grids, a usable dataset (a CSV file is read and checked). Raises :class:`ConfigError`."""
+    model asked for, the notebook's λ inside the grids, a usable dataset (a CSV file is
+    read and checked). Raises :class:`ConfigError`."""
 
     def walk(value, key):
         if isinstance(value, dict):
