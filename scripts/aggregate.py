@@ -53,7 +53,8 @@ def join(files, keys, columns, notebook_lambdas):
     if not frames:
         return pd.DataFrame(columns=columns)
     frame = pd.concat(frames, ignore_index=True)
-    frame["notebook_lambda"] = [model == "nn" or (model in PENALTY and lam == notebook_lambdas[PENALTY[model]])
+    # The comparators have no notebook λ (the notebook had no such networks).
+    frame["notebook_lambda"] = [model == "nn" or (model in PENALTY and lam == notebook_lambdas.get(PENALTY[model]))
                                 for model, lam in zip(frame["model"], frame["lam"])]
     by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
     frame = frame.sort_values([*SWEEP_AXES, *keys], key=by_rank, kind="stable")

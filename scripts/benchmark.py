@@ -1,7 +1,8 @@
 """Speed of the batched fast path against the notebook's one-at-a-time loop, in one run.
 
-Trains seed 0's default grid (every network one seed's job trains) with the workflow's
-fast path, and the notebook's three networks (``nn``, and ``nn_frob``, ``nn_mix`` at the
+Trains seed 0's grid of the notebook's networks (``nn`` and the ``frob`` and ``mix`` λ
+grids, as one seed's job trains them; the comparators, which train in chunks of their own,
+are not part of it) with the workflow's fast path, and the notebook's three networks (``nn``, and ``nn_frob``, ``nn_mix`` at the
 notebook's λ) with the reference loop (``nn.Module`` + autograd + ``torch.optim.Adam``),
 each for the full number of steps, and prints seconds per network and their ratio. The
 fast path runs as the training jobs run it, with denormal floats flushed to zero; the
@@ -37,7 +38,7 @@ import torch
 
 from normbound import NETWORKS, PENALTY, config as study_config, io
 from normbound.data import load_dataset, split_data
-from normbound.train import CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
+from normbound.train import COMPARATORS, CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
 
 
 def scaled_grid(grid: Grid, size: int) -> Grid:
@@ -46,11 +47,16 @@ def scaled_grid(grid: Grid, size: int) -> Grid:
     return Grid(*([getattr(grid, f)[i] for i in pick] for f in ("models", "lams", "subsets")))
 
 
+def notebook_grid(config: dict) -> Grid:
+    """One seed's networks of the notebook's kinds (see the module's docstring)."""
+    return Grid.study({name: lams for name, lams in config["lambdas"].items() if name not in COMPARATORS})
+
+
 def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int]) -> dict:
     dev = pick_device(device)
     X, t = load_dataset(config["dataset"]["source"], config["dataset"]["target"])
     data, _ = split_data(X, t, 0, config["test_fraction"], config["label_noise"], config["validation_fraction"])
-    grid = Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"])
+    grid = notebook_grid(config)
     steps, lr, hidden, init_scale = config["steps"], config["lr"], config["hidden"], config["init_scale"]
     load_before = os.getloadavg()[0]
 
@@ -137,7 +143,7 @@ def main(argv=None):
     study_config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     config = read_config(args.config, args.schema)
-    seed_grid = len(Grid.study(config["lambdas"]["frob"], config["lambdas"]["mix"]))
+    seed_grid = len(notebook_grid(config))
     sizes = args.sizes or ([1, 4, 16, 64] if args.device == "cpu" else [1, 1024])
     result = benchmark(config, args.device, args.reference_networks, sorted({*sizes, seed_grid}))
     out = args.out or os.path.join("benchmarks", f"{result['device']}.json")

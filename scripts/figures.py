@@ -27,7 +27,8 @@ from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io,
 from normbound.plots import WIDTH, plain_log
 from normbound.summary import ROBUST_MEASURES, along, in_cell, robust_accuracy, summary_by, sweep_summary, trained
 
-COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02"}
+COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02",
+           "nn_spec": "#1b9e77", "nn_grad": "#e7298a"}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
               "spectral_bound": r"$\sqrt{h}\,\|W\|_2$", "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
 QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict(color="C1", marker="s", ls="--"),
@@ -45,7 +46,8 @@ ROBUST_STYLE = {
     "certified_local": dict(label="certified, local", color="C4", ls="-", lw=1.8),
     "empirical": dict(label="not broken by the attack", color="k", ls="-", lw=1.8),
 }
-PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$"}
+PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$", "spec": r"$h\,\|W\|_2^2$",
+                 "grad": r"$\mathrm{mean}_n\,\|\nabla_x f(x_n)\|^2$"}
 
 
 @dataclass
@@ -68,7 +70,18 @@ def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
     return summary.pivot(index=key, columns="metric", values=["mean", "std"])
 
 
-def mark_notebook_lambda(ax, lam: float) -> None:
+def penalty_panels(height: float):
+    """A figure with one panel per penalty (2 × 2, shared axes) and its panels in the
+    order of :data:`PENALTY`, each with its model and penalty name."""
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 2 * height), sharey=True)
+    return fig, axes, list(zip(axes.flat, PENALTY.items()))
+
+
+def mark_notebook_lambda(ax, study: "Study", penalty: str) -> None:
+    """The notebook's λ of ``penalty`` as a dotted line; the comparators have none."""
+    if penalty not in study.notebook_lambdas:
+        return
+    lam = study.notebook_lambdas[penalty]
     ax.axvline(lam, color="0.5", lw=0.8, ls=(0, (2, 2)), zorder=0)
     ax.annotate("notebook λ", (lam, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
                 textcoords="offset points", va="top", fontsize=7, color="0.4")
@@ -81,9 +94,9 @@ def penalised(metrics: pd.DataFrame, model: str, columns) -> pd.DataFrame:
 
 def accuracy_vs_lambda(study: Study):
     """Test (and training) accuracy against λ per penalty; baselines as bands."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.9), sharey=True)
+    fig, axes, panels = penalty_panels(2.6)
     reference = wide(summary_by(trained(study.metrics), ["model"], ["test_acc"]), "model")
-    for ax, (model, penalty) in zip(axes, PENALTY.items()):
+    for ax, (model, penalty) in panels:
         for other in ("rf", "svc", "nn"):
             if other in reference.index:
                 mean, std = reference.loc[other, ("mean", "test_acc")], reference.loc[other, ("std", "test_acc")]
@@ -95,20 +108,21 @@ def accuracy_vs_lambda(study: Study):
                         ms=4, capsize=2.5, label=f"{LABELS[model]} test")
             ax.errorbar(s.index, s[("mean", "train_acc")], s[("std", "train_acc")], color=COLOURS[model], marker="o",
                         ms=4, mfc="white", ls="--", capsize=2.5, label=f"{LABELS[model]} train")
-        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        mark_notebook_lambda(ax, study, penalty)
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: penalty λ·{PENALTY_TERMS[penalty]}")
-    axes[0].set_ylabel("accuracy")
-    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
     return fig
 
 
 def norms_vs_lambda(study: Study):
     """Grad, ‖W‖_Mix, √h‖W‖₂ and √h‖W‖_F against λ (log-log); the unpenalised NN as dashed lines."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), sharey=True)
+    fig, axes, panels = penalty_panels(2.8)
     quantities = list(QUANTITIES)
     unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
-    for ax, (model, penalty) in zip(axes, PENALTY.items()):
+    for ax, (model, penalty) in panels:
         if model in set(trained(study.metrics)["model"]):  # every network may have diverged
             s = penalised(study.metrics, model, quantities)
             for q in quantities:
@@ -117,11 +131,12 @@ def norms_vs_lambda(study: Study):
                 if "nn" in unpenalised.index:
                     ax.axhline(unpenalised.loc["nn", ("mean", q)], color=QUANTITY_STYLE[q]["color"], lw=0.8,
                                ls=(0, (5, 3)), alpha=0.7)
-        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        mark_notebook_lambda(ax, study, penalty)
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]} (thin dashed: NN without penalty)")
         plain_log(ax)
-    axes[0].set_ylabel("value (mean ± sd over seeds)")
-    handles = {label: h for h, label in zip(*axes[0].get_legend_handles_labels())}
+    for ax in axes[:, 0]:
+        ax.set_ylabel("mean ± sd over seeds")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
     return fig
 
@@ -158,7 +173,7 @@ def bound_chain(study: Study):
 def before_after(study: Study):
     """Test accuracy and the four quantities before and after training: mean ± sd as
     points (a bar's length on a logarithmic axis would depend on where the axis starts)."""
-    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items()}
+    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items() if p in study.notebook_lambdas}
     nets = study.metrics[~study.metrics["diverged"].astype(bool) & study.metrics["notebook_lambda"]]
     models = [m for m in NETWORKS if m in set(nets["model"])]
     columns = ["test_acc", *QUANTITIES]
@@ -216,9 +231,9 @@ SEED_SHIFT = 0.02
 def lambda_chosen(study: Study):
     """Validation accuracy against λ for every seed (slightly shifted apart), the chosen λ
     filled, the other λ tied with it for the best validation accuracy open."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), sharey=True)
+    fig, axes, panels = penalty_panels(2.7)
     selection = study.selection[~study.selection["diverged"].astype(bool)]
-    for ax, (model, penalty) in zip(axes, PENALTY.items()):
+    for ax, (model, penalty) in panels:
         mine = selection[selection["model"] == model]
         groups = list(mine.groupby("seed"))
         ties = 0
@@ -237,12 +252,13 @@ def lambda_chosen(study: Study):
         for lam, count in mine.loc[mine["selected"].astype(bool), "lam"].value_counts().items():
             ax.annotate(f"{count}×", (lam, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                         textcoords="offset points", ha="center", fontsize=8, color=COLOURS[model])
-        mark_notebook_lambda(ax, study.notebook_lambdas[penalty])
+        mark_notebook_lambda(ax, study, penalty)
         ax.margins(y=0.15)  # room for the counts below and the notebook's λ above the points
         ax.set(xscale="log", xlabel=LAMBDA,
                title=f"{LABELS[model]}: {len(groups)} seeds, {ties} with a tie for the best")
-    axes[0].set_ylabel("validation accuracy")
-    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation accuracy")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False,
                title="grey: one line per seed; coloured count at the bottom: seeds for which that λ was chosen",
                title_fontsize=8)

@@ -309,6 +309,8 @@ def words_environment(templates: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, finalize=mark_value)
     env.filters.update(num=number, signed=signed, pct=percent, sci=scientific)
+    # A table's missing value (NaN), such as a comparator's row at the notebook's λ, is not finite.
+    env.tests["finite"] = lambda value: isinstance(value, (int, float)) and math.isfinite(value)
     return env
 
 
@@ -571,6 +573,7 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
     return dict(
         sweep=sweep_view(tabs["sweep"], cell) if "sweep" in tabs else None,
         title=config["title"], dataset=config["dataset"]["name"], config=config, provenance=info, cost=cost,
+        penalties=list(PENALTY.values()),
         notebook=comparison_view(tabs["comparison_notebook"]), chosen=comparison_view(tabs["comparison_chosen"]),
         paired={choice: part.to_dict("records") for choice, part in tabs["paired_differences"].groupby("lambda_choice", sort=False)},
         selection={row["model"]: row for row in tabs["lambda_selection"].to_dict("records")},

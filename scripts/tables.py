@@ -1,13 +1,14 @@
 """The report's tables, computed from the study's results files.
 
-- ``comparison_chosen.csv``: the models after training, NN+Frob and NN+Mix at the λ
+- ``comparison_chosen.csv``: the models after training, each penalised network at the λ
   chosen on validation data (the ``selected`` rows of metrics.csv), one λ per seed: mean,
   standard deviation, n and a 95 % percentile bootstrap interval over seeds. A norm is
   not averaged over networks trained with different λ: where the seeds chose different
   λ, the model's row keeps the accuracies (the selection procedure's) and every chosen λ
   gets a row of its own (``per_lambda``) with the seeds that chose it.
 - ``comparison_notebook.csv``: the same at the notebook's λ, with the notebook's printed
-  value beside each cell (its Grad beside ``grad_notebook``, which repeats its computation).
+  value beside each cell (its Grad beside ``grad_notebook``, which repeats its computation);
+  the comparators, which the notebook did not have, have no row in it.
 - ``paired_differences.csv``: test accuracy of one model minus another over the same
   seeds, at the chosen and at the notebook's λ, with the corrected resampled t interval
   of Nadeau and Bengio (:func:`normbound.summary.paired_difference`).
@@ -58,8 +59,10 @@ PER_LAMBDA = ("grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound
 # notebook's "grad" differentiates the unpooled activations, as grad_notebook does.
 NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_notebook": "grad",
                    "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
-# Paired comparisons of test accuracy: (model, minus model).
-PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"))
+# Paired comparisons of test accuracy: (model, minus model). Each comparator against the
+# unpenalised network and against the mixed-norm penalty, the bound it would replace.
+PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"),
+         ("nn_spec", "nn"), ("nn_grad", "nn"), ("nn_spec", "nn_mix"), ("nn_grad", "nn_mix"))
 # A network "ends above its best" when its last objective exceeds its lowest logged one by more.
 EXCESS_THRESHOLD = 0.02
 
@@ -70,6 +73,10 @@ def lambda_summary(lams: pd.Series) -> str:
     if len(counts) <= 1:
         return "" if counts.empty else f"{counts.index[0]:g}"
     return ", ".join(f"{lam:g} ({count}×)" for lam, count in counts.items())
+
+
+COMPARISON_COLUMNS = ["row", "model", "label", "lam", "per_lambda", "n_diverged", "metric", "n", "mean", "std", "ci_low",
+                      "ci_high", "notebook"]
 
 
 def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.DataFrame:
@@ -98,10 +105,11 @@ def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.
         if several:
             for lam, part in mine.groupby("lam"):
                 add(part, f"{lam:g}", True)
+    if not parts:  # comparators alone have no row at the notebook's λ
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
     table = pd.concat(parts, ignore_index=True)
     table["label"] = table["model"].map(LABELS)
-    return table[["row", "model", "label", "lam", "per_lambda", "n_diverged", "metric", "n", "mean", "std",
-                  "ci_low", "ci_high", "notebook"]]
+    return table[COMPARISON_COLUMNS]
 
 
 def paired_table(metrics: pd.DataFrame, test_over_train: float) -> pd.DataFrame:

@@ -262,7 +262,8 @@ def plot_ratios(random, trained):
     ax.scatter(before.mix_over_frob, before.grad_over_mix, s=28, color="grey", marker="x", label="before training")
     after = trained[trained.phase == "after"]
     styles = dict(nn=("black", "o", "no penalty"), nn_frob=("Blues", "s", "Frobenius penalty"),
-                  nn_mix=("Oranges", "^", "mixed-norm penalty"))
+                  nn_mix=("Oranges", "^", "mixed-norm penalty"), nn_spec=("Greens", "D", "spectral-norm penalty"),
+                  nn_grad=("RdPu", "v", "input-gradient penalty"))
     for model, (colour, marker, label) in styles.items():
         g = after[after.model == model]
         if model == "nn":

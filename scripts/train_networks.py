@@ -1,8 +1,10 @@
 """Train one seed's networks as one batched program and measure them.
 
-On the whole training set: the unregularised network (``nn``) and every λ of both
-penalty grids (``nn_frob``, ``nn_mix``). On the fit part (training minus validation): both
-λ grids again, to choose λ by validation accuracy. Ties in validation accuracy go to the
+On the whole training set: the unregularised network (``nn``) and every λ of each
+penalty's grid (``nn_frob``, ``nn_mix``, and the comparators ``nn_spec``, ``nn_grad``). On
+the fit part (training minus validation): every λ grid again, to choose λ by validation
+accuracy. The comparators train in chunks of their own, after the others
+(:data:`normbound.train.COMPARATORS`). Ties in validation accuracy go to the
 lower validation hinge loss, then to the larger λ (the simpler network).
 
 Writes ``networks.csv`` (one row per network and phase before/after, every measurement a
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import config, io
+from normbound import PENALTY, config, io
 from normbound.train import Grid, NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
@@ -37,9 +39,7 @@ MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss
 
 def study_grid(models, lambdas) -> Grid:
     """The networks that ``models`` asks for."""
-    frob = lambdas["frob"] if "nn_frob" in models else []
-    mix = lambdas["mix"] if "nn_mix" in models else []
-    grid = Grid.study(frob, mix)
+    grid = Grid.study({name: lambdas[name] for model, name in PENALTY.items() if model in models})
     keep = [i for i, m in enumerate(grid.models) if m in models]
     return Grid(*([getattr(grid, f)[i] for i in keep] for f in ("models", "lams", "subsets")))
 

@@ -25,20 +25,22 @@ REQUIRE_SYSTEM = os.environ.get("NORMBOUND_REQUIRE_SYSTEM") == "1"
 LATEX_INSTALL = ("apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended "
                  "texlive-science latexmk lmodern poppler-utils")
 
-# A study small enough for tests, on the default (compiled) path: two seeds, three λ per
-# penalty, 300 steps.
+# A study small enough for tests, on the default (compiled) path: every model, two seeds,
+# three λ per notebook penalty and two per comparator, 300 steps.
 SMALL_CONFIG = {
     "seeds": [0, 1],
     "label_noise": 0.04,
     "steps": 300,
-    "lambdas": {"frob": [0.001, 0.005, 0.02], "mix": [0.005, 0.025, 0.1]},
+    "lambdas": {"frob": [0.001, 0.005, 0.02], "mix": [0.005, 0.025, 0.1], "spec": [0.01, 0.1], "grad": [0.1, 0.3]},
     "curve_every": 100,
     "device": "cpu",
 }
 # Smaller still, for studies that check what runs rather than what it measures: one
-# seed, one λ per penalty (the notebook's), 20 steps.
+# seed, the notebook's models, one λ per penalty (the notebook's; one for each comparator
+# too, for subsets that name them), 20 steps.
 TINY_CONFIG = {**SMALL_CONFIG, "seeds": [0], "steps": 20, "curve_every": 10,
-               "lambdas": {"frob": [0.005], "mix": [0.025]}}
+               "models": ["rf", "svc", "nn", "nn_frob", "nn_mix"],
+               "lambdas": {"frob": [0.005], "mix": [0.025], "spec": [0.1], "grad": [0.3]}}
 
 # A sweep of two label-noise rates × two widths, TINY otherwise (eager: compiling would
 # cost more than the 20 steps of its eight training jobs).
@@ -381,10 +383,11 @@ def seed_data(seed=0, **settings) -> dict:
 
 
 def reference_grid():
-    """Every kind of network, three λ each, on both training subsets."""
+    """Every kind of network of the notebook, three λ each, on both training subsets (the
+    comparators have twin tests of their own)."""
     from normbound.train import Grid
 
-    return Grid.study([0.0005, 0.005, 0.05], [0.0025, 0.025, 0.25])
+    return Grid.study({"frob": [0.0005, 0.005, 0.05], "mix": [0.0025, 0.025, 0.25]})
 
 
 def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01, lr_schedule="constant") -> dict:

@@ -104,6 +104,8 @@ CASES = {
     "unknown_device": (dict(device="gpu"), ["'device'", "'gpu' is not one of"]),
     "notebook_lambda_not_in_grid": (dict(notebook_lambdas={"frob": 0.003, "mix": 0.025}),
                                     ["notebook_lambdas.frob", "not in lambdas.frob"]),
+    "lambda_grid_missing_for_a_model": (dict(lambdas={k: v for k, v in LAMBDAS.items() if k != "spec"}),
+                                        ["config key 'lambdas.spec' is missing", "nn_spec"]),
     # the config file itself (the workflow's wording is Snakemake's, see WORKFLOW_WORDING)
     "yaml_syntax_error": ("seeds: [0, 1\nsteps: 10\n", ["config.yaml", "cannot read the config file"]),
     "yaml_not_a_mapping": ("- 0\n- 1\n", ["config.yaml", "expected a mapping of config keys"]),

@@ -35,8 +35,8 @@ def test_setup_states_the_network_loss_and_grids_of_the_config(page):
     assert "h=100 hidden units" in setup and f"{SMALL_CONFIG['steps']} steps" in setup
     assert "hinge loss" in setup and "“MSE”" in setup
     grids = "; ".join(f"{name} {', '.join(f'{lam:g}' for lam in SMALL_CONFIG['lambdas'][key])}"
-                      for key, name in (("frob", "Frob"), ("mix", "Mix")))
-    assert f"λ grids: {grids};" in setup, setup
+                      for key, name in (("frob", "Frob"), ("mix", "Mix"), ("spec", "Spec"), ("grad", "Grad")))
+    assert f"λ grids: {grids}; the notebook's" in setup, setup
     assert "the notebook's λ: Frob 0.005, Mix 0.025" in setup
 
 

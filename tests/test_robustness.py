@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers import LATEX_INSTALL, SCHEMA, Page, data_file, pdf_text, require_program, seed_data, seed_folder
+from helpers import LATEX_INSTALL, SCHEMA, SMALL_CONFIG, Page, data_file, pdf_text, require_program, seed_data, seed_folder
 
 import train_baselines
 from normbound import LABELS
@@ -140,7 +140,8 @@ def test_no_attack_breaks_a_certificate_and_a_halved_constant_is_caught(small_st
         with np.load(os.path.join(seed_folder(results, seed), "weights.npz")) as weights, \
                 np.load(data_file(results, seed, "npz")) as data:
             weights, data = dict(weights), dict(data)
-        assert len(weights["W"]) == 13  # every network of the seed: nn, both grids, both subsets
+        # Every network of the seed: nn, and every λ grid on both subsets.
+        assert len(weights["W"]) == 1 + 2 * sum(map(len, SMALL_CONFIG["lambdas"].values()))
         assert soundness_violations(weights, data, certificates) == dict.fromkeys([*GLOBAL, "radius_local"], 0)
         caught = soundness_violations(weights, data, halved)
         assert all(count > 0 for count in caught.values()), caught

@@ -11,13 +11,16 @@ model carries and the sweep axes, written once for every script, table and templ
 """
 
 # Every model, in the order tables and figures list them.
-MODELS = ("rf", "svc", "nn", "nn_frob", "nn_mix")
+MODELS = ("rf", "svc", "nn", "nn_frob", "nn_mix", "nn_spec", "nn_grad")
 BASELINES = ("rf", "svc")
-NETWORKS = ("nn", "nn_frob", "nn_mix")
-# A penalised network model -> the name of its penalty (the config's ``lambdas`` keys).
-PENALTY = {"nn_frob": "frob", "nn_mix": "mix"}
+NETWORKS = ("nn", "nn_frob", "nn_mix", "nn_spec", "nn_grad")
+# A penalised network model -> the name of its penalty (the config's ``lambdas`` keys):
+# the notebook's two bounds, then the two comparators the notebook did not have, the
+# tightest norm of the bound chain (spec) and the input gradient itself (grad).
+PENALTY = {"nn_frob": "frob", "nn_mix": "mix", "nn_spec": "spec", "nn_grad": "grad"}
 # The config keys that take one value or a list: each list is a sweep axis, and every
 # combination of their values is a study cell (normbound.config.cells), in this order.
 SWEEP_AXES = ("label_noise", "hidden", "steps")
-# Names a reader sees, as the notebook prints them.
-LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}
+# Names a reader sees, as the notebook prints them (the comparators' in the same style).
+LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix", "nn_spec": "NN+Spec",
+          "nn_grad": "NN+Grad"}

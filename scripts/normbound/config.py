@@ -16,6 +16,9 @@ import math
 from . import PENALTY, SWEEP_AXES
 from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
 
+# A penalty's name (a key of ``lambdas``) -> its network model.
+PENALTY_MODEL = {name: model for model, name in PENALTY.items()}
+
 
 class ConfigError(ValueError):
     """A config mistake; the message names the key, the value and what was expected."""
@@ -77,8 +80,9 @@ def chosen_alternative(error):
 
 
 def check_config(config: dict) -> None:
-    """The rules a JSON-Schema cannot say: finite numbers, the notebook's λ inside the
-    grids, a usable dataset (a CSV file is read and checked). Raises :class:`ConfigError`."""
+    """The rules a JSON-Schema cannot say: finite numbers, a λ grid for every penalised
+    model asked for, the notebook's λ inside the grids, a usable dataset (a CSV file is
+    read and checked). Raises :class:`ConfigError`."""
 
     def walk(value, key):
         if isinstance(value, dict):
@@ -98,7 +102,11 @@ def check_config(config: dict) -> None:
                           f"study cells (each trained for every seed), more than {MAX_CELLS}; set "
                           f"confirm_large_sweep: true to run them")
     for model, name in PENALTY.items():
-        lam, grid = config["notebook_lambdas"][name], config["lambdas"][name]
+        if model in config["models"] and name not in config["lambdas"]:
+            raise ConfigError(f"config key 'lambdas.{name}' is missing; expected: the λ grid of {model}, "
+                              f"which models lists")
+    for name, lam in config["notebook_lambdas"].items():
+        model, grid = PENALTY_MODEL[name], config["lambdas"].get(name)
         if model in config["models"] and lam not in grid:
             raise ConfigError(f"config key 'notebook_lambdas.{name}': {lam} is not in lambdas.{name} {grid} "
                               f"(the notebook's comparison row needs a network trained at that λ)")

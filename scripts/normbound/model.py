@@ -77,17 +77,36 @@ def frobenius_bound(W: torch.Tensor) -> torch.Tensor:
     return math.sqrt(W.shape[-2]) * frobenius_norm(W)
 
 
+def spectral_norm(W: torch.Tensor) -> torch.Tensor:
+    """||W||_2 per network, ``W (..., h, d)`` (exact: an SVD; differentiable where the top
+    singular value is simple)."""
+    return torch.linalg.matrix_norm(W, ord=2)
+
+
 def spectral_bound(W: torch.Tensor) -> torch.Tensor:
     """sqrt(h) * ||W||_2: also bounds ||df/dx|| since ||W^T D s|| <= ||W||_2 ||s||."""
     finite = torch.isfinite(W).all(-1).all(-1)
     # An SVD of a diverged network's weights raises; its bound is NaN instead.
-    norm = torch.linalg.matrix_norm(torch.where(finite[..., None, None], W, 0.0), ord=2)
+    norm = spectral_norm(torch.where(finite[..., None, None], W, 0.0))
     return torch.where(finite, math.sqrt(W.shape[-2]) * norm, math.nan)
 
 
-def penalty(W: torch.Tensor, lam_frob: torch.Tensor, lam_mix: torch.Tensor) -> torch.Tensor:
-    """lam_frob * h * ||W||_F^2 + lam_mix * ||W||_Mix^2 per network (the notebook's penalties)."""
-    return lam_frob * W.shape[-2] * frobenius_norm(W) ** 2 + lam_mix * mixed_norm(W) ** 2
+# Each penalty's term times its λ, by the config's name: the notebook's two bounds, the
+# tightest norm of the bound chain, and the mean squared input gradient over the network's
+# training points (``gradients (N, d)``, which only this term reads). Written for autograd:
+# the reference loop differentiates them, the batched trainer has their gradients by hand.
+PENALTY_TERMS = {
+    "frob": lambda W, lam, gradients: lam * W.shape[-2] * frobenius_norm(W) ** 2,
+    "mix": lambda W, lam, gradients: lam * mixed_norm(W) ** 2,
+    "spec": lambda W, lam, gradients: lam * W.shape[-2] * spectral_norm(W) ** 2,
+    "grad": lambda W, lam, gradients: lam * (gradients**2).sum(-1).mean(0),
+}
+
+
+def penalty(W: torch.Tensor, lam: dict, gradients: torch.Tensor | None = None) -> torch.Tensor:
+    """The sum of ``lam``'s penalties (name -> λ, names of :data:`PENALTY_TERMS`):
+    λ·h·||W||_F², λ·||W||_Mix², λ·h·||W||_2², λ·mean_n ||∇ₓf(x_n)||²; 0 for none."""
+    return sum(PENALTY_TERMS[name](W, value, gradients) for name, value in lam.items())
 
 
 def input_gradients(W, b, s, X, output_weights=None) -> torch.Tensor:

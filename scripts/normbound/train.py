@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import math
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import PENALTY
 from .model import init_network, measure, output_signs, penalty
 
 log = logging.getLogger("normbound")
@@ -33,6 +35,24 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
+# The comparators' penalties, whose gradient takes operations beyond the notebook's
+# penalties' step: a power iteration (spec) and two more matrix products (grad). Their
+# networks train in chunks of their own, after the others, and a chunk without them runs
+# exactly the step it ran before they existed (a Python flag: neither the eager step nor
+# the compiled graph holds their operations), so the other networks' results stay bit for bit.
+COMPARATORS = ("spec", "grad")
+# The spectral penalty's power iteration runs 2**POWER_SQUARINGS iterations per step (by
+# repeated squaring, see spectral_penalty). One iteration per step was not enough: the
+# penalty lowers the top singular value until the next ones meet it (σ2/σ1 reached 0.93-0.99
+# within 200 steps), where one iteration converges too slowly to follow which direction is
+# on top, while Adam (steps of lr per weight) moves W by up to lr·sqrt(h·d) a step. Over
+# 1000 steps of seed 0 (λ = 0.005, 0.05, 0.5, float64) the networks then ended with ||W||_2
+# 2.2-3.5 times that of training with the exact SVD; with 32 iterations per step, 0.76-1.17
+# times, about as far as converged power iteration gets from the SVD once the top singular
+# values meet (tests/test_training.py).
+POWER_SQUARINGS = 5
+
+
 @dataclass
 class Grid:
     """The networks of one batched program: a model name, a penalty strength and the
@@ -44,30 +64,47 @@ class Grid:
     subsets: list[str]
 
     @classmethod
-    def study(cls, frob: list[float], mix: list[float]) -> "Grid":
-        """The networks of one seed: on the whole training set the unregularised network
-        and both λ grids; on the fit part both λ grids again, for validation."""
-        models = ["nn_frob"] * len(frob) + ["nn_mix"] * len(mix)
-        lams = [*frob, *mix]
-        return cls(["nn", *models, *models], [0.0, *lams, *lams],
-                   ["train"] * (1 + len(lams)) + ["fit"] * len(lams))
+    def study(cls, lambdas: dict[str, list[float]]) -> "Grid":
+        """The networks of one seed: the unregularised network, then every λ grid of
+        ``lambdas`` (penalty name -> λ list) on the whole training set and again on the fit
+        part, for validation; the notebook's penalties first, the comparators after them."""
+        models, lams, subsets = ["nn"], [0.0], ["train"]
+        for comparators in (False, True):
+            grid = [(model, lam) for model, name in PENALTY.items() if (name in COMPARATORS) == comparators
+                    for lam in lambdas.get(name, [])]
+            for subset in ("train", "fit"):
+                models += [model for model, _ in grid]
+                lams += [lam for _, lam in grid]
+                subsets += [subset] * len(grid)
+        return cls(models, lams, subsets)
+
+    @property
+    def comparators(self) -> bool:
+        """Whether a network of the grid carries a comparator's penalty."""
+        return any(PENALTY.get(model) in COMPARATORS for model in self.models)
 
     def chunks(self, size: int) -> list["Grid"]:
-        """Consecutive sub-grids of at most ``size`` networks (bounded memory)."""
-        return [Grid(self.models[i:i + size], self.lams[i:i + size], self.subsets[i:i + size])
-                for i in range(0, len(self), size)]
+        """Consecutive sub-grids of at most ``size`` networks (bounded memory), the
+        comparators' networks never in a chunk with the others (see :data:`COMPARATORS`)."""
+        parts = []
+        for _, run in itertools.groupby(range(len(self)), lambda i: PENALTY.get(self.models[i]) in COMPARATORS):
+            run = list(run)
+            parts += [Grid(*(getattr(self, f)[i:min(i + size, run[-1] + 1)] for f in ("models", "lams", "subsets")))
+                      for i in range(run[0], run[-1] + 1, size)]
+        return parts
 
     def tensors(self, is_validation: torch.Tensor, dtype=torch.float32):
-        """Per-network ``lam_frob (M,)``, ``lam_mix (M,)`` and sample weights ``(M, N)``:
-        1/n_m on network m's training points, 0 elsewhere."""
+        """Per-network λ of every penalty, ``{name: (M,)}`` (0 where the network carries
+        another), and sample weights ``(M, N)``: 1/n_m on network m's training points, 0
+        elsewhere."""
         dev = is_validation.device
         lams = torch.tensor(self.lams, dtype=dtype, device=dev)
         zero = torch.zeros_like(lams)
-        lam_frob = torch.where(torch.tensor([m == "nn_frob" for m in self.models], device=dev), lams, zero)
-        lam_mix = torch.where(torch.tensor([m == "nn_mix" for m in self.models], device=dev), lams, zero)
+        lam = {name: torch.where(torch.tensor([m == model for m in self.models], device=dev), lams, zero)
+               for model, name in PENALTY.items()}
         fit_only = torch.tensor([sub == "fit" for sub in self.subsets], device=dev)
         used = ~(fit_only[:, None] & is_validation[None, :])
-        return lam_frob, lam_mix, used / used.sum(1, keepdim=True).to(dtype)
+        return lam, used / used.sum(1, keepdim=True).to(dtype)
 
     def __len__(self):
         return len(self.models)
@@ -114,7 +151,7 @@ def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
-def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
+def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     """The batched objective and its hand-derived gradient (no autograd graph).
 
     ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
@@ -123,8 +160,11 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
     the hinge term is a second one, ``dP_m = s * (1[A_m > 0] @ (g_m * X1))`` with
     ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
     margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
-    term the mean over its own training points. Returns the objective ``(M,)`` and
-    ``dP (M, h, d+1)``.
+    term the mean over its own training points. ``lam``: per penalty name, λ per network
+    (:meth:`Grid.tensors`). With ``comparators`` (a Python bool) the comparators' penalties
+    are added (:func:`spectral_penalty`, which moves the power iteration's persistent
+    ``vector`` on, and :func:`gradient_penalty`); without, they are not computed at all.
+    Returns the objective ``(M,)`` and ``dP (M, h, d+1)``.
     """
     M, h, d1 = P.shape
     A = torch.mm(P.view(M * h, d1), X1t).relu_().view(M, h, -1)
@@ -134,23 +174,78 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix):
     dP = torch.bmm(A.sign_(), g[:, :, None] * X1).mul_(s[:, None])
     W = P[..., :-1]
     col_l1 = W.abs().sum(1, keepdim=True)
-    dP[..., :-1] += (2 * h) * lam_frob[:, None, None] * W + 2 * lam_mix[:, None, None] * col_l1 * torch.sign(W)
+    dW = (2 * h) * lam["frob"][:, None, None] * W + 2 * lam["mix"][:, None, None] * col_l1 * torch.sign(W)
     # where(): an unpenalised network's objective stays finite even when ||W||^2 overflows.
-    frob = torch.where(lam_frob > 0, lam_frob * h * (W**2).sum((1, 2)), 0.0)
-    mix = torch.where(lam_mix > 0, lam_mix * (col_l1**2).sum((1, 2)), 0.0)
-    return loss + frob + mix, dP
+    frob = torch.where(lam["frob"] > 0, lam["frob"] * h * (W**2).sum((1, 2)), 0.0)
+    mix = torch.where(lam["mix"] > 0, lam["mix"] * (col_l1**2).sum((1, 2)), 0.0)
+    objective = loss + frob + mix
+    if comparators:
+        for value, gradient in (spectral_penalty(W, vector, lam["spec"]), gradient_penalty(W, A, s, weights, lam["grad"])):
+            objective = objective + value
+            dW = dW + gradient
+    dP[..., :-1] += dW
+    return objective, dP
 
 
-def training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, step_size, bias2_sqrt, k, first_bad):
+def spectral_penalty(W, vector, lam):
+    """λ·h·||W||_2² per network and its gradient 2λh·σ·u vᵀ, by power iteration from the
+    last step's singular vectors ``vector`` (updated in place).
+
+    Written for the smaller side: with ``T`` = W, or Wᵀ when W is wider than tall, and
+    ``vector (M, q)`` on T's q columns, the Gram matrix B = TᵀT (q × q) is squared
+    :data:`POWER_SQUARINGS` times (normalised each time: no overflow), so that
+    x = B^(2^k) x_old/||·|| is 2^k power iterations at the cost of k small matrix products;
+    then σ = ||Tx|| and the gradient is 2λh·(Tx)xᵀ (transposed back). A fixed sequence of
+    operations, so it compiles and runs inside a CUDA graph."""
+    h = W.shape[1]
+    T = W if W.shape[2] <= W.shape[1] else W.transpose(1, 2)
+    B = torch.bmm(T.transpose(1, 2), T)
+    for _ in range(POWER_SQUARINGS):
+        B = B / B.square().sum((1, 2), keepdim=True).sqrt()
+        B = torch.bmm(B, B)
+    x = torch.bmm(B, vector[:, :, None]).squeeze(2)
+    x = x / x.norm(dim=1, keepdim=True)
+    vector.copy_(x)
+    Tx = torch.bmm(T, x[:, :, None]).squeeze(2)
+    value = torch.where(lam > 0, lam * h * Tx.square().sum(1), 0.0)
+    gradient = (2 * h) * lam[:, None, None] * Tx[:, :, None] * x[:, None, :]
+    return value, gradient if T is W else gradient.transpose(1, 2)
+
+
+def top_singular_vector(W: torch.Tensor) -> torch.Tensor:
+    """The exact start of :func:`spectral_penalty`'s power iteration for ``W (h, d)``: the
+    top singular vector on its smaller side (right if d <= h, else left)."""
+    U, _, Vh = torch.linalg.svd(W.double(), full_matrices=False)
+    return Vh[0] if W.shape[1] <= W.shape[0] else U[:, 0]
+
+
+def gradient_penalty(W, mask, s, weights, lam):
+    """λ·mean_n ||∇ₓf(x_n)||² over each network's training points and its exact gradient.
+
+    ∇ₓf(x_n) = Wᵀa_n with a_n = D_n s (``mask (M, h, N)``: 1 where unit j is active at
+    x_n): one matrix product gives every point's input gradient, ``G = Wᵀ a (M, d, N)``.
+    With ``weights`` w (1/n on the network's points) the penalty is λ·Σ_n w_n ||G_n||², and
+    its gradient 2λ·Σ_n w_n a_n a_nᵀ W = 2λ·a diag(w) Gᵀ is a second product. (Forming
+    Σ_n w_n a_n a_nᵀ first costs h/d times as much: h = 100 units, d = 30 inputs.) The mask
+    is piecewise constant in W and b, so its derivative is 0 almost everywhere (autograd's
+    double back-propagation through the ReLU agrees), and b gets no gradient."""
+    a = mask * s[:, None]
+    G = torch.bmm(W.transpose(1, 2), a)
+    wG = G * weights[:, None, :]
+    value = torch.where(lam > 0, lam * (G * wG).sum((1, 2)), 0.0)
+    return value, 2 * lam[:, None, None] * torch.bmm(a, wG.transpose(1, 2))
+
+
+def training_step(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, step_size, bias2_sqrt, k, first_bad):
     """One step for all networks: gradient, Adam on the flat buffer, and divergence
     bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
-    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam_frob, lam_mix)
+    objective, dP = objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators)
     adam_update(P, dP, m, v, step_size, bias2_sqrt)
     first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
     return objective
 
 
-def training_steps(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, schedule, first_bad):
+def training_steps(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, schedule, first_bad):
     """``len(schedule)`` consecutive steps in one call, step i reading its Adam scalars from
     row i of ``schedule`` (rows of :func:`adam_schedule`): exactly the operations of that
     many :func:`training_step` calls, in the same order. Returns the last objective.
@@ -159,7 +254,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, schedule,
     that replays K steps per launch; on the CPU it runs with K = 1 by default (see
     :func:`train_grid`)."""
     for i in range(schedule.shape[0]):
-        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, *schedule[i], first_bad)
+        objective = training_step(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, *schedule[i], first_bad)
     return objective
 
 
@@ -167,7 +262,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix, schedule,
 def compiled_training_steps():
     """:func:`training_steps` fused by ``torch.compile``. Made on first use, so importing
     this module compiles nothing. ``dynamic=False`` specialises on the number of networks,
-    the dtype and K; a workflow job has one or two such shapes."""
+    the dtype, K and the ``comparators`` flag; a workflow job has a few such shapes."""
     return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 
@@ -219,7 +314,7 @@ def captured(fn, args: tuple, first_bad: torch.Tensor, rows: torch.Tensor):
     Two warm-up calls on a side stream first (they compile, and set up cuBLAS and the
     allocator outside the capture); they train, so the state is restored afterwards."""
     schedule = rows.clone()
-    state = (*args[:3], first_bad)  # P, m, v and first_bad change in place
+    state = (*args[:4], first_bad)  # P, m, v, the power iteration's vectors and first_bad change in place
     saved = [x.clone() for x in state]
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -271,10 +366,13 @@ def train_grid(
     W0, b0 = init_network(seed, X.shape[1], hidden, init_scale)
     P = torch.cat([W0, b0[:, None]], 1).to(dev, dtype).expand(len(grid), -1, -1).contiguous()
     s = output_signs(hidden, dtype).to(dev)
-    lam_frob, lam_mix, weights = grid.tensors(tensors["is_validation"], dtype)
+    lam, weights = grid.tensors(tensors["is_validation"], dtype)
     m, v = torch.zeros_like(P), torch.zeros_like(P)
+    # The power iteration starts from the exact top singular vector of the shared initial
+    # W, so the spectral penalty is exact at step 1 and then only has to follow W.
+    vector = top_singular_vector(W0).to(dev, dtype).expand(len(grid), -1).contiguous()
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
-    args = (P, m, v, s, X1, X1t, t, weights, lam_frob, lam_mix)
+    args = (P, m, v, vector, s, X1, X1t, t, weights, lam, grid.comparators)
     fn = compiled_training_steps() if compile_step else training_steps
     if dev.type == "cuda":
         graphs = {}
@@ -325,9 +423,12 @@ def train_grid(
 
 class ReferenceNetwork(torch.nn.Module):
     """The notebook's classifier, one network at a time, trained with autograd and
-    ``torch.optim.Adam`` -- the plain loop the batched trainer is tested against."""
+    ``torch.optim.Adam`` -- the plain loop the batched trainer is tested against.
+    ``lam``: penalty name -> λ (none: the unregularised network). The spectral penalty is
+    differentiated through the exact SVD, the gradient penalty by double back-propagation
+    (the input gradient computed with ``create_graph=True``, then differentiated again)."""
 
-    def __init__(self, seed, inputs, hidden, init_scale=0.1, lam_frob=0.0, lam_mix=0.0):
+    def __init__(self, seed, inputs, hidden, init_scale=0.1, lam=None):
         super().__init__()
         W, b = init_network(seed, inputs, hidden, init_scale)
         self.layer = torch.nn.Linear(inputs, hidden)
@@ -335,15 +436,23 @@ class ReferenceNetwork(torch.nn.Module):
             self.layer.weight.copy_(W)
             self.layer.bias.copy_(b)
         self.register_buffer("s", output_signs(hidden))
-        self.lam_frob, self.lam_mix = lam_frob, lam_mix
+        self.lam = dict(lam or {})
 
     def forward(self, X):
         return torch.relu(self.layer(X)) @ self.s
 
     def objective(self, X, t):
         W = self.layer.weight
-        lam_frob, lam_mix = (torch.tensor(x, dtype=W.dtype) for x in (self.lam_frob, self.lam_mix))
-        return torch.clamp(1 - self(X) * t, min=0).mean() + penalty(W, lam_frob, lam_mix)
+        gradients = None
+        if "grad" in self.lam:
+            X = X.detach().requires_grad_()
+            f = self(X)
+            # The rows of X are independent, so the gradient of the sum is each point's.
+            (gradients,) = torch.autograd.grad(f.sum(), X, create_graph=True)
+        else:
+            f = self(X)
+        lam = {name: torch.tensor(value, dtype=W.dtype) for name, value in self.lam.items()}
+        return torch.clamp(1 - f * t, min=0).mean() + penalty(W, lam, gradients)
 
     def fit(self, X, t, steps, lr=0.01, lr_schedule="constant"):
         optimiser = torch.optim.Adam(self.parameters(), lr=lr)
@@ -362,9 +471,6 @@ def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, 
     """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
     X = torch.as_tensor(data["X_train"], dtype=dtype)
     t = torch.as_tensor(data["t_train"], dtype=dtype)
-    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale,
-                           lam if model == "nn_frob" else 0.0, lam if model == "nn_mix" else 0.0).to(dtype)
-    net.fit(X, t, steps, lr, lr_schedule)
+    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale, {PENALTY[model]: lam} if model in PENALTY else None)
+    net.to(dtype).fit(X, t, steps, lr, lr_schedule)
     return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
-
-
