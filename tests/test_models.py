@@ -44,9 +44,9 @@ def outcome(workdir) -> dict:
     page = Page(os.path.join(results, "report", "report.html"))
     tex, pdf = (os.path.join(results, "report", f"report.{ext}") for ext in ("tex", "pdf"))
     with open(tex) as handle:
-        # A comparison table's row starts with the model's label (report.tex.j2).
+        # A comparison table's row starts with the model's label and a λ cell (report.tex.j2).
         labels = "|".join(map(re.escape, LABEL.values()))
-        tex_rows = re.findall(rf"^({labels}) & ", handle.read(), re.M)
+        tex_rows = re.findall(rf"^({labels}) & \\raggedright", handle.read(), re.M)
     return dict(
         metrics=list(dict.fromkeys(metrics["model"])), phases=sorted(set(zip(metrics["model"], metrics["phase"]))),
         lams={m: sorted(part["lam"].dropna()) for m, part in metrics[metrics["phase"] == "after"].groupby("model")},
