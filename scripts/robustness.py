@@ -137,7 +137,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output CSV")
     config.add_config_arguments(parser)
     args = parser.parse_args(argv)
-    settings = config.settings_for(config.load_config(args.config, args.schema)["robustness"], robustness)
+    attack_settings = config.load_config(args.config, args.schema)["robustness"]
+    settings = {key: attack_settings[key] for key in ("restarts", "steps")}
     run(args.data, args.seed, args.out, settings, args.networks, args.weights, args.svc)
 
 

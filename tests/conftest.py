@@ -24,32 +24,6 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under NORMBOUND_REQUIRE_SYSTEM=1, which forbids skips: {report.longrepr}"
 
 
-# The session's studies, each made once. Tests using a study of a group run in one worker
-# of pytest-xdist (pytest.ini runs two): a study made in both would cost its run twice.
-# Small study and cluster go together: the cluster's results are compared with the small
-# study's, and the cluster must be started once.
-STUDY_GROUPS = {"small_study": "small_study", "cluster": "small_study", "cluster_study": "small_study",
-                "second_clean_run": "small_study", "hostile_study": "hostile_study", "sweep_study": "sweep_study"}
-
-
-# tryfirst: pytest-xdist reads the groups in its own hook of the same name.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Each test that uses a session study (as a fixture, or named in its parameters for
-    ``request.getfixturevalue``) joins that study's ``xdist_group``; a test with a
-    module-scoped fixture joins its module's group; the rest spread over the workers.
-    (``--dist loadgroup`` sends a group to one worker.)"""
-    for item in items:
-        params = item.callspec.params.values() if hasattr(item, "callspec") else ()
-        names = {*item.fixturenames, *(p for p in params if isinstance(p, str))}
-        groups = {STUDY_GROUPS[name] for name in names if name in STUDY_GROUPS}
-        assert len(groups) <= 1, f"{item.nodeid} uses studies of two groups: {groups}"
-        if not groups and any(defs[-1].scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values()):
-            groups = {item.module.__name__}
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(groups.pop()))
-
-
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory):
     """One complete run of the workflow on SMALL_CONFIG (the report and, with LaTeX, its

@@ -15,7 +15,7 @@ import yaml
 from helpers import LATEX_INSTALL, SCHEMA, SMALL_CONFIG, Page, data_file, pdf_text, require_program, seed_data, seed_folder
 
 import train_baselines
-from normbound import LABELS
+from normbound import LABELS, NETWORKS
 from normbound.model import frobenius_bound, mixed_norm, output_signs, spectral_bound
 from normbound.robust import Networks, RBFMachine, attack, global_radius, local_radius, violations
 from normbound.train import Grid, train_grid
@@ -199,7 +199,7 @@ def test_report_section_states_the_robustness_of_the_results_in_both_formats(sma
     points = pd.read_csv(results / "robustness.csv")
     epsilons = DEFAULTS["table_epsilons"]
     expected = expected_table(points, epsilons)
-    assert {m for m, _, _ in expected} == {"svc", "nn", "nn_frob", "nn_mix"}
+    assert {m for m, _, _ in expected} == {"svc", *NETWORKS}
     page = Page(results / "report" / "report.html")
     header, *rows = page.rows("robustness-table")
     shown, model = {}, None

@@ -13,16 +13,16 @@ from helpers import (LATEX_INSTALL, SCHEMA, SMALL_CONFIG, SWEEP_CONFIG, Page, co
                      pdf_text, planned_jobs, require_program, seed_folder)
 
 import figures
-from normbound import MODELS, NETWORKS, SWEEP_AXES
+from normbound import NETWORKS, SWEEP_AXES
 from normbound.config import check
 from normbound.summary import in_cell
 
 # The sweep's cells, as (label_noise, hidden, steps).
 CELLS = list(itertools.product(SWEEP_CONFIG["label_noise"], SWEEP_CONFIG["hidden"], [SWEEP_CONFIG["steps"]]))
-# The report's sections of a single cell, in order, as before sweeps existed; a sweep adds
+# The report's sections of a single cell, in order (as before sweeps existed, with robustness); a sweep adds
 # its own after the setup.
-SINGLE_CELL_SECTIONS = ["setup", "chosen", "paired", "comparison", "diverged", "fidelity", "figures", "numerics",
-                        "theory", "cost", "provenance"]
+SINGLE_CELL_SECTIONS = ["setup", "chosen", "paired", "comparison", "diverged", "fidelity", "figures", "robustness",
+                        "numerics", "theory", "cost", "provenance"]
 # The columns of results/metrics.csv before sweeps existed (README), which keep their values.
 PRE_SWEEP_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "train_acc_clean",
                      "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max", "mix_norm",
@@ -56,7 +56,7 @@ def test_results_hold_every_cell_with_its_jobs_rows(sweep_study):
     metrics = pd.read_csv(results / "metrics.csv")
     for cell in CELLS:
         part = cell_rows(metrics, cell)
-        assert set(part["model"]) == set(MODELS) and set(part["seed"]) == set(SWEEP_CONFIG["seeds"]), cell
+        assert set(part["model"]) == set(SWEEP_CONFIG["models"]) and set(part["seed"]) == set(SWEEP_CONFIG["seeds"]), cell
         for seed in SWEEP_CONFIG["seeds"]:
             # The cell's rows are its own training job's, not another cell's.
             job = pd.read_csv(os.path.join(seed_folder(results, seed, SWEEP_CONFIG, **dict(zip(SWEEP_AXES, cell))),
@@ -113,8 +113,10 @@ def test_pdf_report_has_the_sweep_section(sweep_study):
 @pytest.mark.slow
 def test_sweep_figures_draw_each_swept_key(sweep_study):
     results = sweep_study / "results"
-    study = figures.load_study(*(results / f"{name}.csv" for name in ("metrics", "selection", "curves")),
-                               full_config(sweep_study)["notebook_lambdas"], dict(zip(SWEEP_AXES, CELLS[0])))
+    config = full_config(sweep_study)
+    study = figures.load_study(*(results / f"{name}.csv" for name in ("metrics", "selection", "curves", "robustness")),
+                               config["notebook_lambdas"], config["robustness"]["epsilons"],
+                               dict(zip(SWEEP_AXES, CELLS[0])))
     figures.plots.style()
     grid = figures.sweep(study)
     assert len(grid.axes) == 2 * len(figures.SWEEP_COLUMNS)  # a row per swept key
@@ -133,7 +135,8 @@ def test_new_value_of_an_axis_reruns_only_its_cells(sweep_study, tmp_path):
     edit_config(workdir, label_noise=[*SWEEP_CONFIG["label_noise"], 0.2])
     seeds = [str(seed) for seed in SWEEP_CONFIG["seeds"]]
     new = {(rule, "0.2", None, seed) for rule in ("prepare_data", "train_baselines") for seed in seeds}
-    new |= {("train_networks", "0.2", str(h), seed) for h in SWEEP_CONFIG["hidden"] for seed in seeds}
+    new |= {(rule, "0.2", str(h), seed) for rule in ("train_networks", "robustness") for h in SWEEP_CONFIG["hidden"]
+            for seed in seeds}
     # Aggregation and the report; not the theory, whose cell stays the first.
     summaries = {(rule, None, None, None) for rule in ("aggregate", "tables", "figures", "report", "all",
                                                        *(["report_pdf"] if shutil.which("latexmk") else []))}
