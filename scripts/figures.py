@@ -367,7 +367,8 @@ def robustness_curves(study: Study):
                                 curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
         lams = accuracy.loc[accuracy["model"] == model, "lam"]
         # The range of the λ chosen over seeds: a list of them overran the next panel's title.
-        chosen = "" if model not in PENALTY else f" (λ: {lams.min():g}" + (f"–{lams.max():g})" if lams.nunique() > 1 else ")")
+        span = f"{lams.min():g}" + (f"–{lams.max():g}" if lams.nunique() > 1 else "")
+        chosen = f" (λ: {span})" if model in PENALTY else ""
         ax.set_title(LABELS[model] + chosen)
         ax.set_ylim(0, 1.02)
     for ax in axes.flat[len(models):]:
