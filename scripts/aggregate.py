@@ -36,6 +36,8 @@ METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "no
                    "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step"]
 SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged",
                      "diverged_step", "selected"]
+# With k-fold selection (validation_folds >= 2), the hold-out's scores and choice beside it.
+HOLDOUT_COLUMNS = ["holdout_val_acc", "holdout_val_loss", "holdout_selected"]
 ROBUSTNESS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "point", "correct", "radius_mix",
                       "radius_spectral", "radius_frob", "radius_local", "distance"]
 CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss",
@@ -44,11 +46,11 @@ CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subse
 RANK = {**{m: i for i, m in enumerate(MODELS)}, "before": 0, "after": 1}
 
 
-def join(files, keys, columns, notebook_lambdas):
+def join(files, keys, columns, notebook_lambdas, optional=()):
     """Concatenate CSV files, given as ``(path, cell)`` pairs, each row with its file's
     cell's sweep values; flag the notebook's λ and sort by the sweep axes and ``keys``, so
     the output does not depend on the order the inputs are listed in; no rows at all give
-    an empty table with ``columns``."""
+    an empty table with ``columns``. Columns ``optional`` follow where the files have them."""
     frames = [frame.assign(**cell) for frame, cell in ((pd.read_csv(path), cell) for path, cell in files) if len(frame)]
     if not frames:
         return pd.DataFrame(columns=columns)
@@ -58,7 +60,7 @@ def join(files, keys, columns, notebook_lambdas):
                                 for model, lam in zip(frame["model"], frame["lam"])]
     by_rank = lambda column: column.map(RANK) if column.name in ("model", "phase") else column  # noqa: E731
     frame = frame.sort_values([*SWEEP_AXES, *keys], key=by_rank, kind="stable")
-    return frame.reset_index(drop=True).reindex(columns=columns)
+    return frame.reset_index(drop=True).reindex(columns=[*columns, *(c for c in optional if c in frame)])
 
 
 def tagged(paths, cells):
@@ -74,7 +76,8 @@ def aggregate(networks, baselines, validation, curves, robustness, notebook_lamb
     the cell (``{axis: value}``) that each list's i-th file belongs to."""
     return (join(tagged(networks, cells) + tagged(baselines, cells), ["seed", "model", "lam", "phase"], METRICS_COLUMNS,
                  notebook_lambdas),
-            join(tagged(validation, cells), ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas),
+            join(tagged(validation, cells), ["seed", "model", "lam"], SELECTION_COLUMNS, notebook_lambdas,
+                 HOLDOUT_COLUMNS),
             join(tagged(curves, cells), ["seed", "subset", "model", "lam", "step"], CURVES_COLUMNS, notebook_lambdas),
             join(tagged(robustness, cells), ["seed", "model", "point"], ROBUSTNESS_COLUMNS, notebook_lambdas))
 

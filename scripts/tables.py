@@ -13,7 +13,8 @@
   seeds, at the chosen and at the notebook's λ, with the corrected resampled t interval
   of Nadeau and Bengio (:func:`normbound.summary.paired_difference`).
 - ``lambda_selection.csv``: per penalty, how often the validation accuracy tied (and the
-  hinge loss broke the tie), and where the notebook's λ ranks by mean test accuracy.
+  hinge loss broke the tie), and where the notebook's λ ranks by mean test accuracy; with
+  k-fold selection, what it changed against the hold-out choice on the same seeds.
 - ``convergence.csv``: how far each network's training objective at the last step lies
   above its lowest logged value (results/curves.csv).
 - ``fidelity.csv``: seed 0 (the notebook's split, noise and initialisation) against the
@@ -129,30 +130,59 @@ def paired_table(metrics: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
                                        "std", "ci_low", "ci_high", "t", "p"])
 
 
-def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
     """Per penalty: the seeds with a chosen λ, how many of those choices were ties in
     validation accuracy (broken by the validation hinge loss) and ties in both (broken by
     the larger λ); and the rank of the notebook's λ among the grid by mean test accuracy
-    over seeds (1: the best), which only a choice made on the test set could know."""
+    over seeds (1: the best), which only a choice made on the test set could know.
+
+    With k-fold selection (``holdout_*`` columns in ``selection``), also: the hold-out's
+    ties, the seeds whose k-fold λ differs from the hold-out's, and the test accuracy at
+    the k-fold λ minus that at the hold-out's, per seed, as a corrected resampled t
+    interval (``kfold_*``); NaN without k-fold selection."""
     rows = []
     test = metrics[(metrics["phase"] == "after") & ~metrics["diverged"].astype(bool)]
+    kfold = "holdout_selected" in selection
     for model in (m for m in PENALTY if m in set(selection["model"])):
-        ties = dict(selections=0, tied_accuracy=0, tied_loss=0)
-        for _, runs in selection[(selection["model"] == model) & ~selection["diverged"].astype(bool)].groupby("seed"):
-            best = runs[runs["val_acc"] == runs["val_acc"].max()]
-            chosen = runs[runs["selected"].astype(bool)]
-            ties["selections"] += len(chosen)
-            ties["tied_accuracy"] += len(best) > 1
-            ties["tied_loss"] += int((best["val_loss"] == chosen["val_loss"].min()).sum() > 1)
+        mine = selection[(selection["model"] == model) & ~selection["diverged"].astype(bool)]
+        ties = dict(selections=int(mine["selected"].astype(bool).sum()),
+                    **tie_counts(mine, "val_acc", "val_loss", "selected"))
+        compared = dict(holdout_tied_accuracy=math.nan, kfold_changed=math.nan,
+                        **{f"kfold_{k}": math.nan for k in ("n", "mean", "ci_low", "ci_high")})
+        if kfold:
+            compared["holdout_tied_accuracy"] = tie_counts(mine, "holdout_val_acc", "holdout_val_loss",
+                                                           "holdout_selected")["tied_accuracy"]
+            accuracy = test[test["model"] == model].set_index(["seed", "lam"])["test_acc"]
+            lam = {c: mine[mine[c].astype(bool)].set_index("seed")["lam"] for c in ("selected", "holdout_selected")}
+            both = lam["selected"].index.intersection(lam["holdout_selected"].index)
+            compared["kfold_changed"] = int((lam["selected"][both] != lam["holdout_selected"][both]).sum())
+            difference = [accuracy[(seed, lam["selected"][seed])] - accuracy[(seed, lam["holdout_selected"][seed])]
+                          for seed in both]
+            paired = paired_difference(difference, test_over_train)
+            compared.update({f"kfold_{k}": paired[k] for k in ("n", "mean", "ci_low", "ci_high")})
         mean_test = test[test["model"] == model].groupby("lam")["test_acc"].mean()
         ranks = mean_test.rank(ascending=False, method="min")
         notebook = test.loc[(test["model"] == model) & test["notebook_lambda"].astype(bool), "lam"]
         rows.append(dict(model=model, label=LABELS[model], **ties, grid=len(mean_test),
                          best_test_lam=mean_test.idxmax() if len(mean_test) else math.nan,
                          notebook_lam=notebook.iloc[0] if len(notebook) else math.nan,
-                         notebook_rank=ranks.get(notebook.iloc[0], math.nan) if len(notebook) else math.nan))
+                         notebook_rank=ranks.get(notebook.iloc[0], math.nan) if len(notebook) else math.nan,
+                         **compared))
     return pd.DataFrame(rows, columns=["model", "label", "selections", "tied_accuracy", "tied_loss", "grid",
-                                       "best_test_lam", "notebook_lam", "notebook_rank"])
+                                       "best_test_lam", "notebook_lam", "notebook_rank", "holdout_tied_accuracy",
+                                       "kfold_changed", "kfold_n", "kfold_mean", "kfold_ci_low", "kfold_ci_high"])
+
+
+def tie_counts(selection: pd.DataFrame, accuracy: str, loss: str, selected: str) -> dict:
+    """Of one penalty's choices (one per seed): how many were ties in ``accuracy``, and how
+    many ties in ``loss`` as well."""
+    counts = dict(tied_accuracy=0, tied_loss=0)
+    for _, runs in selection.groupby("seed"):
+        best = runs[runs[accuracy] == runs[accuracy].max()]
+        chosen = runs[runs[selected].astype(bool)]
+        counts["tied_accuracy"] += len(best) > 1
+        counts["tied_loss"] += int((best[loss] == chosen[loss].min()).sum() > 1)
+    return counts
 
 
 def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
@@ -269,7 +299,7 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataF
         "comparison_chosen": comparison_table(metrics, chosen=True),
         "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
         "paired_differences": paired_table(metrics, test_over_train),
-        "lambda_selection": lambda_selection(metrics, selection),
+        "lambda_selection": lambda_selection(metrics, selection, test_over_train),
         "convergence": convergence_table(curves),
         "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),

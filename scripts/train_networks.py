@@ -2,10 +2,13 @@
 
 On the whole training set: the unregularised network (``nn``) and every λ of each
 penalty's grid (``nn_frob``, ``nn_mix``, and the comparators ``nn_spec``, ``nn_grad``). On
-the fit part (training minus validation): every λ grid again, to choose λ by validation
-accuracy. The comparators train in chunks of their own, after the others
-(:data:`normbound.train.COMPARATORS`). Ties in validation accuracy go to the
-lower validation hinge loss, then to the larger λ (the simpler network).
+the fit part (training minus the hold-out validation part): every λ grid again, to choose
+λ by validation accuracy. With ``validation_folds`` k >= 2, every λ grid trains once more
+per fold (training minus that fold), and λ is chosen by the validation accuracy averaged
+over the k folds; the hold-out choice is kept beside it, so the report can show what the
+method changes. The comparators train in chunks of their own, after the others
+(:data:`normbound.train.COMPARATORS`). Ties in validation accuracy go to the lower
+validation hinge loss, then to the larger λ (the simpler network).
 
 Writes ``networks.csv`` (one row per network and phase before/after, every measurement a
 column, ``selected`` true at the chosen λ), ``validation.csv`` (the fit networks'
@@ -30,6 +33,7 @@ import pandas as pd
 import torch
 
 from normbound import PENALTY, config, io
+from normbound.data import validation_parts
 from normbound.train import Grid, NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
@@ -37,15 +41,15 @@ MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss
             "mix_norm", "frob_bound", "spectral_bound")
 
 
-def study_grid(models, lambdas) -> Grid:
+def study_grid(models, lambdas, folds=1) -> Grid:
     """The networks that ``models`` asks for."""
-    grid = Grid.study({name: lambdas[name] for model, name in PENALTY.items() if model in models})
+    grid = Grid.study({name: lambdas[name] for model, name in PENALTY.items() if model in models}, folds)
     keep = [i for i, m in enumerate(grid.models) if m in models]
     return Grid(*([getattr(grid, f)[i] for i in keep] for f in ("models", "lams", "subsets")))
 
 
 def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve_every, device,
-               batch_size, compile, lr_schedule="constant", threads=None):
+               batch_size, compile, lr_schedule="constant", validation_folds=1, threads=None):
     """Train and measure; returns ``(networks, validation, curves, weights)``."""
     if threads:
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
@@ -55,10 +59,13 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     # compiling, 1.27 s uncompiled after 0.13 s of capture; a job trains once, so the
     # uncompiled graph finishes first. On the CPU compiling pays within the job.
     compile_step = compile and dev.type == "cpu"
-    grid = study_grid(models, lambdas)
+    grid = study_grid(models, lambdas, validation_folds)
+    parts = validation_parts(len(data["t_train"]), validation_folds)
     rows, curves, weights = [], [], {"W": [], "b": []}
     for chunk in grid.chunks(batch_size):
-        result = train_grid(chunk, data, seed, hidden, steps, lr, init_scale, str(dev),
+        # A k-fold chunk leaves out, and is validated on, its own part of the training set.
+        view = {**data, "is_validation": parts == chunk.held_out} if chunk.held_out else data
+        result = train_grid(chunk, view, seed, hidden, steps, lr, init_scale, str(dev),
                             curve_every, compile_step, progress_seconds=20, lr_schedule=lr_schedule)
         diverged = result.diverged_step >= 0
         for phase, m in (("before", result.before), ("after", result.after)):
@@ -75,7 +82,7 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
         weights["W"].append(result.W.numpy())
         weights["b"].append(result.b.numpy())
     table = pd.DataFrame(rows)
-    validation = choose_lambda(table[(table.subset == "fit") & (table.phase == "after")])
+    validation = choose_lambda(table[(table.subset != "train") & (table.phase == "after")])
     networks = table[table.subset == "train"].drop(columns=["subset", "val_acc", "val_loss"])
     chosen = set(zip(validation.model[validation.selected], validation.lam[validation.selected]))
     networks.insert(4, "selected", [(m, l) in chosen and p == "after"
@@ -85,10 +92,31 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
     return networks.reset_index(drop=True), validation, pd.DataFrame(curves), weights
 
 
-def choose_lambda(fit: pd.DataFrame) -> pd.DataFrame:
-    """Per penalty, the λ with the best validation accuracy among networks that did not
-    diverge; ties go to the lower validation hinge loss, then to the larger λ."""
-    out = fit[["seed", "model", "lam", "val_acc", "val_loss", "diverged", "diverged_step"]].copy()
+KEYS = ["seed", "model", "lam"]
+
+
+def choose_lambda(held_out: pd.DataFrame) -> pd.DataFrame:
+    """λ per penalty from the networks that held data out (after training): by the
+    hold-out part's validation scores ("fit" networks), or, where k-fold networks exist
+    ("fold1" ... "foldk"), by their scores averaged over the folds, with the hold-out's
+    scores and choice beside them as ``holdout_val_acc``, ``holdout_val_loss`` and
+    ``holdout_selected``. A λ for which any of its networks diverged is not chosen."""
+    holdout = select(held_out[held_out.subset == "fit"][[*KEYS, "val_acc", "val_loss", "diverged", "diverged_step"]])
+    folds = held_out[held_out.subset.str.startswith("fold")]
+    if folds.empty:
+        return holdout
+    mean = folds.groupby(KEYS, sort=False).agg(val_acc=("val_acc", "mean"), val_loss=("val_loss", "mean"),
+                                                 diverged=("diverged", "any"), diverged_step=("diverged_step", "min"))
+    beside = holdout[[*KEYS, "val_acc", "val_loss", "selected"]].rename(
+        columns=lambda c: c if c in KEYS else f"holdout_{c}")
+    return select(mean.reset_index()).merge(beside, on=KEYS, how="left", validate="one_to_one")
+
+
+def select(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with ``selected`` true, per penalty, at the λ with the best validation
+    accuracy among networks that did not diverge; ties go to the lower validation hinge
+    loss, then to the larger λ."""
+    out = scores.copy()
     out["selected"] = False
     for _, group in out[~out.diverged].groupby("model"):
         best = group.sort_values(["val_acc", "val_loss", "lam"], ascending=[False, True, False]).index[0]

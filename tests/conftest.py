@@ -8,11 +8,13 @@ Plain helpers (paths, configs, running the workflow, reading the report) are in 
 import os
 import signal
 import subprocess
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
                      SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
-                     run_on_cluster, run_workflow, write_config, write_dataset_csv)
+                     run_on_cluster, run_workflow, shared_theory, warm_compile_cache, write_config, write_dataset_csv)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -24,21 +26,115 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under NORMBOUND_REQUIRE_SYSTEM=1, which forbids skips: {report.longrepr}"
 
 
-@pytest.fixture(scope="session")
-def small_study(tmp_path_factory):
-    """One complete run of the workflow on SMALL_CONFIG (the report and, with LaTeX, its
-    PDF included); the folder it ran in."""
-    workdir = tmp_path_factory.mktemp("small_study")
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that need none of the studies built in the background first, in their order:
+    they run while the studies build (conftest's ``background``)."""
+    modules = {getattr(item, "module", None) for item in items}
+    built = {*BUILDERS, "second_clean_run", "cluster", *(name for module in modules
+                                                         for name in getattr(module, "BACKGROUND", {}))}
+
+    def needs_built(item) -> bool:
+        # A study named by a parameter is asked for by name (request.getfixturevalue).
+        params = getattr(item, "callspec", None).params.values() if hasattr(item, "callspec") else ()
+        return bool(built & {*item.fixturenames, *(p for p in params if isinstance(p, str))})
+
+    items.sort(key=needs_built)
+
+
+class Background:
+    """The session's expensive studies, each built once, in a thread of its own, from the
+    session's start. One workflow run keeps about one of the machine's two cores busy (its
+    jobs mostly wait on each other: data, training, aggregation, tables, figures, report,
+    PDF), and a run on the test cluster mostly waits on SLURM: side by side they fill the
+    machine, one after another they left it half idle. A builder gets its own folder and
+    this object, to wait on the studies it needs (:meth:`result`)."""
+
+    def __init__(self, builders: dict, folders):
+        self.builders, self.folders = builders, folders
+        self.pool = ThreadPoolExecutor(max_workers=8)
+        self.futures, self.paths = {}, {}
+
+    def expect(self, name) -> None:
+        """``name`` will be started later: builders may wait on it already."""
+        self.futures.setdefault(name, Future())
+
+    def start(self, name) -> None:
+        future = self.futures.setdefault(name, Future())
+        build, folder = self.builders[name], self.folders.mktemp(name)
+        self.paths[name] = folder
+
+        def run():
+            try:
+                future.set_result(build(folder, self))
+            except BaseException as error:  # a skip too: the fixture re-raises it
+                future.set_exception(error)
+
+        self.pool.submit(run)
+
+    def failed(self, name, error) -> None:
+        """``name`` cannot be built: its fixture raises ``error``."""
+        self.futures.setdefault(name, Future()).set_exception(error)
+
+    def files(self, name, paths) -> bool:
+        """Wait until the study ``name`` has written ``paths`` (relative to its folder;
+        scripts write a file whole, then rename it) or its build ended; whether it wrote
+        them all (False at once where no test of the session asked for that study)."""
+        if name not in self.paths:
+            return False
+        while True:
+            done = self.futures[name].done()  # before looking: a build that ended wrote all it would
+            if all((self.paths[name] / path).exists() for path in paths):
+                return True
+            if done:
+                return False
+            time.sleep(1)
+
+    def result(self, name):
+        """The study ``name``, once built (started now if no test asked for it at the
+        session's start); the builder's exception (a skip included) if it raised."""
+        if name not in self.futures:
+            self.start(name)
+        return self.futures[name].result()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory):
+    """Start building, side by side, every study that the session's selected tests need:
+    conftest's (BUILDERS) and those a test module names in its ``BACKGROUND`` dict
+    (fixture name -> builder), then the test cluster and its study where one is needed."""
+    wanted = set().union(*(item.fixturenames for item in request.session.items),
+                         *(p for item in request.session.items if hasattr(item, "callspec")
+                           for p in item.callspec.params.values() if isinstance(p, str)))
+    builders = dict(BUILDERS)
+    for module in {item.module for item in request.session.items}:
+        builders.update(getattr(module, "BACKGROUND", {}))
+    studies = Background(builders, tmp_path_factory)
+    cluster = bool({"cluster_study", "second_clean_run"} & wanted) and can_start_cluster()
+    if cluster:
+        studies.expect("cluster_study")
+    for name in builders:
+        if name in wanted and name != "cluster_study":
+            studies.start(name)
+    # The cluster study needs the test cluster, started here (its fixture stops it at the
+    # session's end) once the other studies are on their way.
+    if cluster:
+        try:
+            request.getfixturevalue("cluster")
+        except BaseException as error:  # a failed start: the cluster's tests report it
+            studies.failed("cluster_study", error)
+        else:
+            studies.start("cluster_study")
+    yield studies
+    studies.pool.shutdown(wait=True)
+
+
+def build_small_study(workdir, studies):
     write_config(workdir)
     run_workflow(workdir)
     return workdir
 
 
-@pytest.fixture(scope="session")
-def hostile_study(tmp_path_factory):
-    """One complete run on HOSTILE_CONFIG (escaping, divergence and a CSV dataset in one
-    study); its results folder."""
-    workdir = tmp_path_factory.mktemp("hostile")
+def build_hostile_study(workdir, studies):
     csv = workdir / "cancer.csv"
     write_dataset_csv(csv)
     write_config(workdir, base=HOSTILE_CONFIG,
@@ -47,14 +143,42 @@ def hostile_study(tmp_path_factory):
     return workdir / "results"
 
 
-@pytest.fixture(scope="session")
-def sweep_study(tmp_path_factory):
-    """One complete run on SWEEP_CONFIG (two label-noise rates × two widths, the report and,
-    with LaTeX, its PDF included); the folder it ran in."""
-    workdir = tmp_path_factory.mktemp("sweep_study")
+def build_sweep_study(workdir, studies):
     write_config(workdir, base=SWEEP_CONFIG)
+    shared_theory(workdir, studies)
     run_workflow(workdir)
     return workdir
+
+
+def build_cluster_study(workdir, studies):
+    write_config(workdir)
+    warm_compile_cache(studies)
+    return workdir, run_on_cluster(workdir)
+
+
+BUILDERS = {"small_study": build_small_study, "hostile_study": build_hostile_study, "sweep_study": build_sweep_study,
+            "cluster_study": build_cluster_study}
+
+
+@pytest.fixture(scope="session")
+def small_study(background):
+    """One complete run of the workflow on SMALL_CONFIG (the report and, with LaTeX, its
+    PDF included); the folder it ran in."""
+    return background.result("small_study")
+
+
+@pytest.fixture(scope="session")
+def hostile_study(background):
+    """One complete run on HOSTILE_CONFIG (escaping, divergence and a CSV dataset in one
+    study); its results folder."""
+    return background.result("hostile_study")
+
+
+@pytest.fixture(scope="session")
+def sweep_study(background):
+    """One complete run on SWEEP_CONFIG (two label-noise rates × two widths, the report and,
+    with LaTeX, its PDF included); the folder it ran in."""
+    return background.result("sweep_study")
 
 
 MUNGED_PID = "/run/munge/munged.pid"
@@ -103,12 +227,14 @@ def cluster():
 
 
 @pytest.fixture(scope="session")
-def cluster_study(cluster, tmp_path_factory):
+def cluster_study(background):
     """The small study's CLUSTER_TARGETS run through the SLURM profile on the test
     cluster: its folder and Snakemake's log."""
-    workdir = tmp_path_factory.mktemp("slurm_study")
-    write_config(workdir)
-    return workdir, run_on_cluster(workdir)
+    if "cluster_study" not in background.futures:  # no cluster on this machine
+        for program in SLURM_PROGRAMS:
+            require_program(program, SLURM_INSTALL)
+        pytest.skip("the test cluster's daemons need root (run the tests as root, as CI does)")
+    return background.result("cluster_study")
 
 
 @pytest.fixture(scope="session")

@@ -90,6 +90,18 @@ def test_validation_part_is_the_end_of_the_training_set(raw):
     assert arrays["is_validation"][-71:].all() and not arrays["is_validation"][:-71].any()
 
 
+@pytest.mark.parametrize("n, folds", [(284, 4), (284, 5), (10, 3), (7, 3)])
+def test_k_fold_parts_are_contiguous_blocks_that_cover_the_training_set(raw, n, folds):
+    parts = nb.validation_parts(n, folds)
+    assert len(parts) == n and (np.diff(parts) >= 0).all()  # contiguous, in order
+    sizes = np.bincount(parts)[1:]
+    assert len(sizes) == folds and sizes.max() - sizes.min() <= 1
+    if (n, folds) == (284, 4):  # the default study's hold-out part is the last of 4 folds
+        X, t = raw
+        arrays, _ = nb.split_data(X, t, 0, **DEFAULTS)
+        np.testing.assert_array_equal(parts == 4, arrays["is_validation"])
+
+
 def test_sidecar_records_seed_flips_statistics_and_hash(raw, tmp_path):
     arrays, sidecar = prepare_data(0, {"source": "breast_cancer", "target": "target"}, npz=str(tmp_path / "d.npz"),
                                    json=str(tmp_path / "d.json"), **DEFAULTS)

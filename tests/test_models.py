@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from helpers import LATEX_INSTALL, TINY_CONFIG, Page, read_bytes, require_program, run_workflow, write_config
+from helpers import (LATEX_INSTALL, TINY_CONFIG, Page, read_bytes, require_program, run_workflow, shared_theory,
+                     write_config)
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +59,11 @@ def outcome(workdir) -> dict:
     )
 
 
-@pytest.fixture(scope="module")
-def subset_runs(tmp_path_factory):
+def run_subsets(root, studies) -> dict:
     """Each subset's run: ``(result, outcome)``, outcome None where the run failed."""
-    root = tmp_path_factory.mktemp("subsets")
 
     def run_in_turn(folder, names):
+        shared_theory(folder, studies)
         runs = {}
         for name in names:
             # Eager training: these runs check what runs, not the numerics (which the
@@ -78,6 +78,15 @@ def subset_runs(tmp_path_factory):
         lanes = pool.map(run_in_turn, [root / f"folder{i}" for i in range(FOLDERS)],
                          [names[i::FOLDERS] for i in range(FOLDERS)])
         return {name: run for lane in lanes for name, run in lane.items()}
+
+
+# Built from the session's start, beside the other studies (conftest's ``background``).
+BACKGROUND = {"subset_runs": run_subsets}
+
+
+@pytest.fixture(scope="module")
+def subset_runs(background):
+    return background.result("subset_runs")
 
 
 @pytest.mark.parametrize("name", SUBSETS)

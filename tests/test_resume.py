@@ -31,8 +31,8 @@ import pandas as pd
 import prepare_data
 import pytest
 import train_networks
-from helpers import (REPO, differing_files, processes, result_files, run_workflow, seed_folder, workflow_command,
-                     write_config)
+from helpers import (REPO, differing_files, processes, result_files, run_workflow, seed_folder, warm_compile_cache,
+                     workflow_command, write_config)
 from normbound import io, plots
 
 # Python runs sitecustomize at start-up: put on PYTHONPATH, this cuts the second file a
@@ -128,17 +128,16 @@ def compared(results, reference):
     return present, differing_files(results, reference, present)
 
 
-@pytest.fixture(scope="module")
-def faults(small_study, tmp_path_factory):
-    """The four stages above, in one folder; what each left, for the tests to check."""
+def run_faults(root, studies) -> dict:
+    """The four stages above, in one folder; what each left, for the tests to check. The
+    comparisons wait for the uninterrupted run (``small_study``), built beside this."""
     if os.geteuid() != 0:
         pytest.skip("the full disk is a tmpfs mounted on results/, which needs root (as CI runs)")
-    root = tmp_path_factory.mktemp("faults")
     workdir, hook, mark = root / "study", root / "hook", root / "killed_file"
     write_config(workdir)
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(KILL_HOOK)
-    results, reference = workdir / "results", small_study / "results"
+    results = workdir / "results"
     results.mkdir()
     mounted = mount(results, f"size={ENOUGH}")
     if mounted.returncode != 0:
@@ -147,12 +146,14 @@ def faults(small_study, tmp_path_factory):
     try:
         env = {**os.environ, "PYTHONPATH": str(hook), "NORMBOUND_KILL_FOLDER": seed_folder(results, 0),
                "NORMBOUND_KILL_MARK": str(mark)}
+        warm_compile_cache(studies)
         # Output to a file, not a pipe: the pipe would stay open as long as any process of
         # the run lives, and torch's compile workers run in a session of their own.
         with open(root / "killed_run.log", "w") as log:
             killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, stdout=log,
                                     stderr=subprocess.STDOUT, timeout=900)
         kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
+        reference = studies.result("small_study") / "results"
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
                               outputs=[n for n in TRAINING_OUTPUTS
                                        if os.path.exists(os.path.join(seed_folder(results, 0), n))],
@@ -170,9 +171,18 @@ def faults(small_study, tmp_path_factory):
         stages["present"], stages["different"] = compared(results, reference)
         stages["expected"] = result_files(reference, *COMPARED)
         stages["dry_run"] = run_workflow(workdir, "-n", timeout=300)
-        yield stages
+        return stages
     finally:
         subprocess.run(["umount", results], check=True, timeout=60)
+
+
+# Built from the session's start, beside the other studies (conftest's ``background``).
+BACKGROUND = {"faults": run_faults}
+
+
+@pytest.fixture(scope="module")
+def faults(background):
+    return background.result("faults")
 
 
 @pytest.mark.slow

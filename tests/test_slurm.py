@@ -115,18 +115,18 @@ def hold_running_job(comment, runner, deadline, held) -> str:
     raise AssertionError(f"no job {comment} ran before the workflow ended or the deadline")
 
 
-def test_cancelled_training_job_is_retried_twice(cluster_study, small_study, tmp_path):
-    """Seed 1's networks are trained again on the cluster; the job is cancelled with
-    scancel while it runs, and so is its first retry: the second retry must finish the
-    study unchanged."""
-    workdir = tmp_path / "fault"
-    shutil.copytree(cluster_study[0], workdir, symlinks=True)
+def run_cancelled_training(root, studies) -> dict:
+    """Seed 1's networks are trained again on the cluster, in a copy of the cluster
+    study; the job is cancelled with scancel while it runs, and so is its first retry.
+    Snakemake's log, the cancelled jobs' SLURM ids and the folder."""
+    workdir = root / "fault"
+    shutil.copytree(studies.result("cluster_study")[0], workdir, symlinks=True)
     outcome = {}
 
     def run():
         try:
             outcome["log"] = run_on_cluster(workdir, "--forcerun", os.path.join(seed_folder("results", 1), "networks.csv"))
-        except BaseException as error:  # re-raised below, in the test's thread
+        except BaseException as error:  # re-raised below, in the builder's thread
             outcome["error"] = error
 
     runner = threading.Thread(target=run)
@@ -141,13 +141,31 @@ def test_cancelled_training_job_is_retried_twice(cluster_study, small_study, tmp
         runner.join()
     if "error" in outcome:
         raise outcome["error"]
+    return dict(log=outcome["log"], cancelled=cancelled, workdir=workdir)
 
-    rows = sacct("--name", run_log(outcome["log"])["run_id"], "--format", "JobID,State,Comment")
+
+# Built from the session's start, beside the other studies (conftest's ``background``):
+# it waits on SLURM most of the time.
+BACKGROUND = {"cancelled_training": run_cancelled_training}
+
+
+@pytest.fixture(scope="module")
+def cancelled_training(cluster_study, background):
+    return background.result("cancelled_training")
+
+
+def test_cancelled_training_job_is_retried_twice(cancelled_training, small_study):
+    """Seed 1's networks are trained again on the cluster; the job is cancelled with
+    scancel while it runs, and so is its first retry: the second retry must finish the
+    study unchanged."""
+    cancelled = cancelled_training["cancelled"]
+    rows = sacct("--name", run_log(cancelled_training["log"])["run_id"], "--format", "JobID,State,Comment")
     # A cancelled job's state reads "CANCELLED by <uid>".
     training = [(row[0], row[1].split()[0]) for row in rows if row[2] == TRAINING_JOB_1]
     assert training == [*((slurm_id, "CANCELLED") for slurm_id in cancelled), (training[-1][0], "COMPLETED")]
     for name in RESULT_FILES:
-        assert filecmp.cmp(workdir / "results" / name, small_study / "results" / name, shallow=False), name
+        assert filecmp.cmp(cancelled_training["workdir"] / "results" / name, small_study / "results" / name,
+                           shallow=False), name
 
 
 def test_stop_stops_exactly_what_start_started(cluster):

@@ -81,10 +81,33 @@ def test_lambda_selection_counts_ties_and_ranks_the_notebook_lambda():
     ]).assign(model="nn_frob", diverged=False)
     metrics = metrics_frame({("nn_frob", 0.005): [0.96, 0.96, 0.96], ("nn_frob", 0.01): [0.97, 0.97, 0.97],
                              ("nn_frob", 0.02): [0.90, 0.90, 0.99]})
-    row = tables.lambda_selection(metrics, selection).iloc[0]
+    row = tables.lambda_selection(metrics, selection, 1.0).iloc[0]
     assert (row["selections"], row["tied_accuracy"], row["tied_loss"]) == (3, 2, 1)
     # mean test accuracy: 0.01 best (0.97), 0.005 second (0.96), 0.02 third (0.93)
     assert (row["notebook_lam"], row["notebook_rank"], row["grid"], row["best_test_lam"]) == (0.005, 2, 3, 0.01)
+
+
+def test_lambda_selection_compares_k_fold_with_the_holdout_choice_on_the_same_seeds():
+    """k-fold's λ against the hold-out's: seeds whose λ changed, the hold-out's ties, and
+    the test accuracy difference as a corrected resampled t interval; NaN without k-fold."""
+    rows = [(0, 0.005, 0.9, False, 0.9, True), (0, 0.01, 0.95, True, 0.9, False),
+            (1, 0.005, 0.9, True, 0.9, True), (1, 0.01, 0.8, False, 0.8, False),
+            (2, 0.005, 0.9, True, 0.8, False), (2, 0.02, 0.8, False, 0.9, True)]
+    selection = pd.DataFrame([dict(seed=seed, lam=lam, val_acc=acc, val_loss=0.1, selected=chosen, holdout_val_acc=hold,
+                                   holdout_val_loss=0.1, holdout_selected=hold_chosen)
+                              for seed, lam, acc, chosen, hold, hold_chosen in rows]).assign(model="nn_frob",
+                                                                                             diverged=False)
+    metrics = metrics_frame({("nn_frob", 0.005): [0.96, 0.96, 0.96], ("nn_frob", 0.01): [0.97, 0.97, 0.97],
+                             ("nn_frob", 0.02): [0.90, 0.90, 0.99]})
+    row = tables.lambda_selection(metrics, selection, 1.0).iloc[0]
+    # seed 0: 0.01 against 0.005 (+0.01); seed 1: the same λ (0); seed 2: 0.005 against 0.02 (-0.03)
+    expected = paired_difference([0.01, 0.0, -0.03], 1.0)
+    assert (row["kfold_changed"], row["kfold_n"], row["holdout_tied_accuracy"], row["tied_accuracy"]) == (2, 3, 1, 0)
+    assert [row[f"kfold_{k}"] for k in ("mean", "ci_low", "ci_high")] == pytest.approx(
+        [expected[k] for k in ("mean", "ci_low", "ci_high")])
+    plain = tables.lambda_selection(metrics, selection.drop(columns=["holdout_val_acc", "holdout_val_loss",
+                                                                      "holdout_selected"]), 1.0).iloc[0]
+    assert np.isnan(plain[["holdout_tied_accuracy", "kfold_changed", "kfold_mean"]].astype(float)).all()
 
 
 def test_convergence_measures_the_last_objective_against_the_lowest_logged():

@@ -353,11 +353,25 @@ def test_spectral_penalty_networks_end_near_their_svd_twins_after_200_steps(seed
 
 
 def test_comparators_train_in_chunks_of_their_own_after_the_others():
-    """The notebook's penalties keep their chunk, and its step, as before the comparators."""
+    """The notebook's penalties keep their chunk, and its step, as before the comparators;
+    each comparator's networks train apart, with only their own penalty's operations."""
     grid = Grid.study({"frob": [0.001, 0.01], "mix": [0.01], "spec": [0.1], "grad": [0.1, 1.0]})
-    notebooks, comparators = ["nn_frob", "nn_frob", "nn_mix"], ["nn_spec", "nn_grad", "nn_grad"]
-    assert grid.models == ["nn", *notebooks, *notebooks, *comparators, *comparators]
-    assert grid.subsets == ["train"] * 4 + ["fit"] * 3 + ["train"] * 3 + ["fit"] * 3
+    notebooks = ["nn_frob", "nn_frob", "nn_mix"]
+    assert grid.models == ["nn", *notebooks, *notebooks, "nn_spec", "nn_spec", *["nn_grad"] * 4]
+    assert grid.subsets == ["train"] * 4 + ["fit"] * 3 + ["train", "fit"] + ["train"] * 2 + ["fit"] * 2
     chunks = grid.chunks(4)
-    assert [len(c) for c in chunks] == [4, 3, 4, 2]
-    assert [c.comparators for c in chunks] == [False, False, True, True]
+    assert [len(c) for c in chunks] == [4, 3, 2, 4]
+    assert [c.comparators for c in chunks] == [(), (), ("spec",), ("grad",)]
+
+
+def test_k_fold_parts_train_in_chunks_of_their_own():
+    """With k-fold selection every λ also trains once per fold, and a chunk holds one
+    fold's networks (it is measured on that fold's validation points); the whole-set and
+    hold-out networks keep their chunks."""
+    grid = Grid.study({"frob": [0.001, 0.01], "grad": [0.1]}, folds=3)
+    assert grid.subsets == ["train"] * 3 + ["fit"] * 2 + [f"fold{i}" for i in (1, 1, 2, 2, 3, 3)] + \
+        ["train", "fit", "fold1", "fold2", "fold3"]
+    chunks = grid.chunks(32)
+    assert [(c.subsets, c.held_out, c.comparators) for c in chunks] == [
+        (["train"] * 3 + ["fit"] * 2, 0, ()), (["fold1"] * 2, 1, ()), (["fold2"] * 2, 2, ()), (["fold3"] * 2, 3, ()),
+        (["train", "fit"], 0, ("grad",)), (["fold1"], 1, ("grad",)), (["fold2"], 2, ("grad",)), (["fold3"], 3, ("grad",))]

@@ -116,9 +116,13 @@ def check_config(config: dict) -> None:
             n = BREAST_CANCER_ROWS
         else:
             n = len(load_dataset(dataset["source"], dataset["target"])[1])
-        split_sizes(n, config["test_fraction"], config["validation_fraction"])
+        n_train, _ = split_sizes(n, config["test_fraction"], config["validation_fraction"])
     except DataError as err:
         raise ConfigError(f"config key {err}") from None
+    folds = config["validation_folds"]
+    if folds > 1 and n_train // folds < 2:
+        raise ConfigError(f"config key 'validation_folds': {folds} folds of {n_train} training points leave fewer "
+                          f"than 2 validation points in a fold")
 
 
 # A sweep of more cells than this runs only with confirm_large_sweep: true (a typo in a

@@ -124,6 +124,14 @@ def split_sizes(n: int, test_fraction: float, validation_fraction: float) -> tup
     return n_train, n_val
 
 
+def validation_parts(n_train: int, folds: int) -> np.ndarray:
+    """For k-fold λ selection (``folds`` = k >= 2): the part, 1..k, that holds out each of
+    the ``n_train`` training points, in contiguous blocks of sizes differing by at most
+    one. The training set's order is already the seed's random permutation, so a block
+    is a random sample, as the hold-out part (the last block) is."""
+    return np.arange(n_train) * folds // n_train + 1
+
+
 def split_data(X, t, seed: int, test_fraction: float, label_noise: float, validation_fraction: float):
     """The notebook's protocol for any seed: permute, split, flip, normalise.
 

@@ -36,10 +36,12 @@ def pick_device(name: str) -> torch.device:
 
 
 # The comparators' penalties, whose gradient takes operations beyond the notebook's
-# penalties' step: a power iteration (spec) and two more matrix products (grad). Their
-# networks train in chunks of their own, after the others, and a chunk without them runs
-# exactly the step it ran before they existed (a Python flag: neither the eager step nor
-# the compiled graph holds their operations), so the other networks' results stay bit for bit.
+# penalties' step: a power iteration (spec) and two more matrix products (grad). Each
+# comparator's networks train in chunks of their own, after the others, and a chunk runs
+# only its own penalty's operations (a Python tuple names them: neither the eager step nor
+# the compiled graph holds the others'). So the notebook's networks' results stay bit for
+# bit what they were before the comparators existed, and a spectral network does not pay
+# for the gradient penalty's two matrix products, nor a gradient one for the power iteration.
 COMPARATORS = ("spec", "grad")
 # The spectral penalty's power iteration runs 2**POWER_SQUARINGS iterations per step (by
 # repeated squaring, see spectral_penalty). One iteration per step was not enough: the
@@ -53,41 +55,58 @@ COMPARATORS = ("spec", "grad")
 POWER_SQUARINGS = 5
 
 
+def held_out_part(subset: str) -> int:
+    """The k-fold part a training subset leaves out: i for "fold<i>", else 0."""
+    return int(subset[4:]) if subset.startswith("fold") else 0
+
+
 @dataclass
 class Grid:
     """The networks of one batched program: a model name, a penalty strength and the
-    training subset ("train": the whole training set; "fit": training minus validation,
-    for choosing λ) for each network."""
+    training subset for each network: "train", the whole training set; "fit", training
+    minus the hold-out validation part, for choosing λ; with k-fold selection "fold1" ...
+    "foldk", training minus that part (:func:`normbound.data.validation_parts`)."""
 
     models: list[str]
     lams: list[float]
     subsets: list[str]
 
     @classmethod
-    def study(cls, lambdas: dict[str, list[float]]) -> "Grid":
+    def study(cls, lambdas: dict[str, list[float]], folds: int = 1) -> "Grid":
         """The networks of one seed: the unregularised network, then every λ grid of
-        ``lambdas`` (penalty name -> λ list) on the whole training set and again on the fit
-        part, for validation; the notebook's penalties first, the comparators after them."""
-        models, lams, subsets = ["nn"], [0.0], ["train"]
-        for comparators in (False, True):
-            grid = [(model, lam) for model, name in PENALTY.items() if (name in COMPARATORS) == comparators
-                    for lam in lambdas.get(name, [])]
-            for subset in ("train", "fit"):
-                models += [model for model, _ in grid]
-                lams += [lam for _, lam in grid]
-                subsets += [subset] * len(grid)
-        return cls(models, lams, subsets)
+        ``lambdas`` (penalty name -> λ list) on the whole training set, again on the fit
+        part (hold-out validation) and, for ``folds`` >= 2, once per fold; the notebook's
+        penalties first, each comparator after them."""
+        subsets = ["train", "fit", *(f"fold{i}" for i in range(1, folds + 1) if folds > 1)]
+        out = cls(["nn"], [0.0], ["train"])
+        notebook = tuple(name for name in PENALTY.values() if name not in COMPARATORS)
+        for group in (notebook, *((name,) for name in COMPARATORS)):
+            grid = [(model, lam) for model, name in PENALTY.items() if name in group for lam in lambdas.get(name, [])]
+            for subset in subsets:
+                out.models += [model for model, _ in grid]
+                out.lams += [lam for _, lam in grid]
+                out.subsets += [subset] * len(grid)
+        return out
 
     @property
-    def comparators(self) -> bool:
-        """Whether a network of the grid carries a comparator's penalty."""
-        return any(PENALTY.get(model) in COMPARATORS for model in self.models)
+    def comparators(self) -> tuple[str, ...]:
+        """The comparators' penalties that networks of the grid carry (a chunk: at most one)."""
+        return tuple(name for name in COMPARATORS if any(PENALTY.get(model) == name for model in self.models))
+
+    @property
+    def held_out(self) -> int:
+        """The validation part (1..k) that the grid's networks leave out; 0 for the whole
+        training set or the hold-out fit part (one chunk: :meth:`chunks`)."""
+        return held_out_part(self.subsets[0]) if self.subsets else 0
 
     def chunks(self, size: int) -> list["Grid"]:
-        """Consecutive sub-grids of at most ``size`` networks (bounded memory), the
-        comparators' networks never in a chunk with the others (see :data:`COMPARATORS`)."""
+        """Consecutive sub-grids of at most ``size`` networks (bounded memory). A chunk
+        holds one comparator's networks or none (see :data:`COMPARATORS`), and the networks
+        of one k-fold part or none (each part is measured on its own validation points)."""
         parts = []
-        for _, run in itertools.groupby(range(len(self)), lambda i: PENALTY.get(self.models[i]) in COMPARATORS):
+        key = lambda i: (PENALTY.get(self.models[i]) if PENALTY.get(self.models[i]) in COMPARATORS else "",  # noqa: E731
+                         held_out_part(self.subsets[i]))
+        for _, run in itertools.groupby(range(len(self)), key):
             run = list(run)
             parts += [Grid(*(getattr(self, f)[i:min(i + size, run[-1] + 1)] for f in ("models", "lams", "subsets")))
                       for i in range(run[0], run[-1] + 1, size)]
@@ -102,7 +121,9 @@ class Grid:
         zero = torch.zeros_like(lams)
         lam = {name: torch.where(torch.tensor([m == model for m in self.models], device=dev), lams, zero)
                for model, name in PENALTY.items()}
-        fit_only = torch.tensor([sub == "fit" for sub in self.subsets], device=dev)
+        # One chunk holds one k-fold part's networks (the data's is_validation marks it) or
+        # none; "fit" networks leave out the validation points, "train" networks use all.
+        fit_only = torch.tensor([sub != "train" for sub in self.subsets], device=dev)
         used = ~(fit_only[:, None] & is_validation[None, :])
         return lam, used / used.sum(1, keepdim=True).to(dtype)
 
@@ -161,9 +182,9 @@ def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
     margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
     term the mean over its own training points. ``lam``: per penalty name, λ per network
-    (:meth:`Grid.tensors`). With ``comparators`` (a Python bool) the comparators' penalties
-    are added (:func:`spectral_penalty`, which moves the power iteration's persistent
-    ``vector`` on, and :func:`gradient_penalty`); without, they are not computed at all.
+    (:meth:`Grid.tensors`). ``comparators`` (a Python tuple of penalty names) adds those
+    comparators' penalties (:func:`spectral_penalty`, which moves the power iteration's
+    persistent ``vector`` on, and :func:`gradient_penalty`); the others are not computed at all.
     Returns the objective ``(M,)`` and ``dP (M, h, d+1)``.
     """
     M, h, d1 = P.shape
@@ -179,10 +200,11 @@ def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     frob = torch.where(lam["frob"] > 0, lam["frob"] * h * (W**2).sum((1, 2)), 0.0)
     mix = torch.where(lam["mix"] > 0, lam["mix"] * (col_l1**2).sum((1, 2)), 0.0)
     objective = loss + frob + mix
-    if comparators:
-        for value, gradient in (spectral_penalty(W, vector, lam["spec"]), gradient_penalty(W, A, s, weights, lam["grad"])):
-            objective = objective + value
-            dW = dW + gradient
+    for name in comparators:
+        value, gradient = (spectral_penalty(W, vector, lam["spec"]) if name == "spec"
+                           else gradient_penalty(W, A, s, weights, lam["grad"]))
+        objective = objective + value
+        dW = dW + gradient
     dP[..., :-1] += dW
     return objective, dP
 
@@ -262,7 +284,7 @@ def training_steps(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, sc
 def compiled_training_steps():
     """:func:`training_steps` fused by ``torch.compile``. Made on first use, so importing
     this module compiles nothing. ``dynamic=False`` specialises on the number of networks,
-    the dtype, K and the ``comparators`` flag; a workflow job has a few such shapes."""
+    the dtype, K and the ``comparators`` tuple; a workflow job has a few such shapes."""
     return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 

@@ -90,7 +90,7 @@ STAGE_KEYS = {
     "data": ("dataset", "label_noise", "test_fraction", "validation_fraction"),
     "baselines": ("models",),
     "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
-                 "device", "batch_size", "compile"),
+                 "device", "batch_size", "compile", "validation_folds"),
 }
 # The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
 ATTACK_KEYS = ("restarts", "steps")
