@@ -11,8 +11,15 @@ import subprocess
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import pytest
-from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
+# The suite builds its studies side by side (``background``): more processes than cores.
+# An OpenMP thread (torch's) that spins while it waits for its peers would then burn a core
+# that another process needs, and its peers wait for it while it is descheduled: measured,
+# one seed's training took 490 s instead of 20 s. Passive threads sleep instead; the
+# arithmetic is the same. Set before torch loads, and inherited by every job of the suite.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+from helpers import (CLUSTER,  # noqa: E402 CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
                      SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
                      run_on_cluster, run_workflow, shared_theory, warm_compile_cache, write_config, write_dataset_csv)
 
