@@ -19,8 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-from helpers import (CLUSTER,  # noqa: E402 CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET, REQUIRE_SYSTEM,
-                     SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
+from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET,  # noqa: E402
+                     REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
                      run_on_cluster, run_workflow, shared_theory, warm_compile_cache, write_config, write_dataset_csv)
 
 
