@@ -4,8 +4,8 @@ HTML report and the PDF, each listing exactly the models trained.
 The subsets run one after another in a folder, as a user editing ``models`` would:
 Snakemake reruns what the change affects (training, aggregation, what follows) and keeps
 what it does not (the data, exercise 1), so the subsets share that cost. Each run's
-outcome is read before the next starts. Two folders take turns with the subsets, side by
-side: a run's chain of jobs keeps one core busy most of the time, two fill the machine.
+outcome is read before the next starts. Three folders take turns with the subsets, side by
+side, and beside the session's other studies (conftest's ``background``).
 """
 
 import os
@@ -21,17 +21,17 @@ pytestmark = pytest.mark.slow
 
 # Every model, in the order tables list them.
 ALL = ["rf", "svc", "nn", "nn_frob", "nn_mix"]
-# The subsets that take a different path somewhere: no networks, no baselines, networks
-# without a penalty, one penalty alone, and every model but one. Leaving out rf or svc,
-# nn_frob or nn_mix takes the same path (the code treats each pair alike): one of each.
+# The subsets that take a different path somewhere: no networks, no baselines and no
+# penalty (nn alone: no network chooses a λ, so validation.csv holds only its header), one
+# penalty alone, and every model but one. Leaving out rf or svc, nn_frob or nn_mix takes the
+# same path (the code treats each pair alike): one of each.
 SUBSETS = {
     "baselines": ["rf", "svc"],
     "nn": ["nn"],
     "nn_frob": ["nn_frob"],
-    "no_penalty": ["rf", "svc", "nn"],
     **{f"all_but_{left_out}": [m for m in ALL if m != left_out] for left_out in ("svc", "nn", "nn_mix")},
 }
-FOLDERS = 2
+FOLDERS = 3
 LABEL = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix"}
 
 
