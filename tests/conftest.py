@@ -34,18 +34,21 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Tests that need none of the studies built in the background first, in their order:
-    they run while the studies build (conftest's ``background``)."""
+    """The tests in three runs, each in its order: those that need none of the studies built
+    in the background (conftest's ``background``), which run while the studies build; then
+    those that need conftest's studies; last those that need a test module's own study,
+    whose builds wait on conftest's and so end last."""
     modules = {getattr(item, "module", None) for item in items}
-    built = {*BUILDERS, "second_clean_run", "cluster", *(name for module in modules
-                                                         for name in getattr(module, "BACKGROUND", {}))}
+    own = {name for module in modules for name in getattr(module, "BACKGROUND", {})}
+    shared = {*BUILDERS, "second_clean_run", "cluster"}
 
-    def needs_built(item) -> bool:
+    def stage(item) -> int:
         # A study named by a parameter is asked for by name (request.getfixturevalue).
-        params = getattr(item, "callspec", None).params.values() if hasattr(item, "callspec") else ()
-        return bool(built & {*item.fixturenames, *(p for p in params if isinstance(p, str))})
+        params = item.callspec.params.values() if hasattr(item, "callspec") else ()
+        needs = {*item.fixturenames, *(p for p in params if isinstance(p, str))}
+        return 2 if needs & own else 1 if needs & shared else 0
 
-    items.sort(key=needs_built)
+    items.sort(key=stage)
 
 
 class Background:
@@ -82,15 +85,15 @@ class Background:
         """``name`` cannot be built: its fixture raises ``error``."""
         self.futures.setdefault(name, Future()).set_exception(error)
 
-    def files(self, name, paths) -> bool:
+    def files(self, name, paths, wait_for=all) -> bool:
         """Wait until the study ``name`` has written ``paths`` (relative to its folder;
-        scripts write a file whole, then rename it) or its build ended; whether it wrote
-        them all (False at once where no test of the session asked for that study)."""
+        scripts write a file whole, then rename it; ``wait_for=any``: one of them) or its
+        build ended; whether it did (False at once where no test asked for that study)."""
         if name not in self.paths:
             return False
         while True:
             done = self.futures[name].done()  # before looking: a build that ended wrote all it would
-            if all((self.paths[name] / path).exists() for path in paths):
+            if wait_for((self.paths[name] / path).exists() for path in paths):
                 return True
             if done:
                 return False

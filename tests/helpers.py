@@ -154,11 +154,11 @@ def shared_theory(workdir, studies) -> None:
 
 
 def warm_compile_cache(studies) -> None:
-    """Wait for the small study's training jobs: torch.compile's cache then holds the
-    small config's compiled steps. Compiling the same steps cold in several studies at
+    """Wait for one of the small study's training jobs: torch.compile's cache then holds
+    the small config's compiled steps. Compiling the same steps cold in several studies at
     once costs each the whole compile (about 45 s of CPU time here)."""
     studies.files("small_study", [os.path.join(seed_folder("results", seed), "weights.npz")
-                                  for seed in SMALL_CONFIG["seeds"]])
+                                  for seed in SMALL_CONFIG["seeds"]], wait_for=any)
 
 
 # --------------------------------------------------------------------------- result paths

@@ -168,8 +168,9 @@ def test_cancelled_training_job_is_retried_twice(cancelled_training, small_study
                            shallow=False), name
 
 
-def test_stop_stops_exactly_what_start_started(cluster):
-    # Last in this module: the cluster's other users (conftest) are done with it.
+def test_stop_stops_exactly_what_start_started(cluster, cancelled_training):
+    # After the cluster's last user (the cancelled training; conftest orders the tests
+    # that need it after the others, and this one with them, last in this module).
     stopped = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=120)
     assert stopped.returncode == 0, stopped.stderr
     alive = processes()
