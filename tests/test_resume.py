@@ -22,6 +22,7 @@ The unit tests at the end fill the disk halfway through each way the scripts wri
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import subprocess
 
@@ -129,8 +130,8 @@ def compared(results, reference):
 
 
 def run_faults(root, studies) -> dict:
-    """The four stages above, in one folder; what each left, for the tests to check. The
-    comparisons wait for the uninterrupted run (``small_study``), built beside this."""
+    """The four stages above, in one folder; what each left, for the tests to check (the
+    comparisons with the uninterrupted run, ``small_study``, built beside this, at the end)."""
     if os.geteuid() != 0:
         pytest.skip("the full disk is a tmpfs mounted on results/, which needs root (as CI runs)")
     workdir, hook, mark = root / "study", root / "hook", root / "killed_file"
@@ -153,24 +154,28 @@ def run_faults(root, studies) -> dict:
             killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, stdout=log,
                                     stderr=subprocess.STDOUT, timeout=900)
         kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
-        reference = studies.result("small_study") / "results"
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
                               outputs=[n for n in TRAINING_OUTPUTS
-                                       if os.path.exists(os.path.join(seed_folder(results, 0), n))],
-                              different=compared(results, reference)[1])
+                                       if os.path.exists(os.path.join(seed_folder(results, 0), n))])
+        # What each stage left, compared at the end with the uninterrupted run, which is
+        # built beside this one and may not have finished yet.
+        shutil.copytree(results, root / "after_kill", symlinks=True)
 
         stages["locked"] = readme_command(workdir)
         stages["unlock"] = readme_command(workdir, "--unlock")
 
         assert mount(results, f"remount,size={used(results) + ROOM}").returncode == 0
-        disk = readme_command(workdir)
-        stages["disk"] = dict(result=disk, different=compared(results, reference)[1])
+        stages["disk"] = dict(result=readme_command(workdir))
+        shutil.copytree(results, root / "after_disk", symlinks=True)
 
         assert mount(results, f"remount,size={ENOUGH}").returncode == 0
         stages["resumed"] = readme_command(workdir)
+        stages["dry_run"] = run_workflow(workdir, "-n", timeout=300)
+        reference = studies.result("small_study") / "results"
+        for stage in ("kill", "disk"):
+            stages[stage]["different"] = compared(root / f"after_{stage}", reference)[1]
         stages["present"], stages["different"] = compared(results, reference)
         stages["expected"] = result_files(reference, *COMPARED)
-        stages["dry_run"] = run_workflow(workdir, "-n", timeout=300)
         return stages
     finally:
         subprocess.run(["umount", results], check=True, timeout=60)
