@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET,  # noqa: E402
+from helpers import (CLUSTER, beside_the_small_study, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET,  # noqa: E402
                      REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
                      run_on_cluster, run_workflow, shared_theory, warm_compile_cache, write_config, write_dataset_csv)
 
@@ -149,14 +149,14 @@ def build_hostile_study(workdir, studies):
     write_dataset_csv(csv)
     write_config(workdir, base=HOSTILE_CONFIG,
                  dataset={"source": str(csv), "target": HOSTILE_TARGET, "name": HOSTILE_DATASET})
-    run_workflow(workdir)
+    run_workflow(workdir, preexec_fn=beside_the_small_study)
     return workdir / "results"
 
 
 def build_sweep_study(workdir, studies):
     write_config(workdir, base=SWEEP_CONFIG)
     shared_theory(workdir, studies)
-    run_workflow(workdir)
+    run_workflow(workdir, preexec_fn=beside_the_small_study)
     return workdir
 
 

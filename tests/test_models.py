@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from helpers import (LATEX_INSTALL, TINY_CONFIG, Page, read_bytes, require_program, run_workflow, shared_theory,
+from helpers import (LATEX_INSTALL, TINY_CONFIG, Page, beside_the_small_study, read_bytes, require_program, run_workflow, shared_theory,
                      write_config)
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def run_subsets(root, studies) -> dict:
             # Eager training: these runs check what runs, not the numerics (which the
             # compiled path's tests do), and compiling would double each training job.
             write_config(folder, base=TINY_CONFIG, models=SUBSETS[name], compile=False)
-            result = run_workflow(folder, check=False)
+            result = run_workflow(folder, check=False, preexec_fn=beside_the_small_study)
             runs[name] = (result, outcome(folder) if result.returncode == 0 else None)
         return runs
 

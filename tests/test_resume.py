@@ -32,7 +32,7 @@ import pandas as pd
 import prepare_data
 import pytest
 import train_networks
-from helpers import (REPO, differing_files, processes, result_files, run_workflow, seed_folder, warm_compile_cache,
+from helpers import (REPO, beside_the_small_study, differing_files, processes, result_files, run_workflow, seed_folder, warm_compile_cache,
                      workflow_command, write_config)
 from normbound import io, plots
 
@@ -93,7 +93,7 @@ def readme_command(workdir, *args):
     """The README command (./normbound report), pointed at a test folder."""
     command = [os.path.join(REPO, "normbound"), "report", "--directory", str(workdir),
                "--configfile", os.path.join(str(workdir), "config.yaml"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(command, capture_output=True, text=True, timeout=1200, preexec_fn=beside_the_small_study)
 
 
 def mount(folder, options):
@@ -152,7 +152,7 @@ def run_faults(root, studies) -> dict:
         # the run lives, and torch's compile workers run in a session of their own.
         with open(root / "killed_run.log", "w") as log:
             killed = subprocess.run(workflow_command(workdir), env=env, start_new_session=True, stdout=log,
-                                    stderr=subprocess.STDOUT, timeout=900)
+                                    stderr=subprocess.STDOUT, timeout=900, preexec_fn=beside_the_small_study)
         kill_the_rest(f"NORMBOUND_KILL_MARK={mark}")
         stages["kill"] = dict(returncode=killed.returncode, killed_file=mark.read_text() if mark.exists() else None,
                               outputs=[n for n in TRAINING_OUTPUTS
