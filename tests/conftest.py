@@ -33,19 +33,27 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under NORMBOUND_REQUIRE_SYSTEM=1, which forbids skips: {report.longrepr}"
 
 
+def needed(item) -> set:
+    """The fixtures a test needs, with those a parameter names (request.getfixturevalue)."""
+    params = item.callspec.params.values() if hasattr(item, "callspec") else ()
+    return {*item.fixturenames, *(p for p in params if isinstance(p, str))}
+
+
+def module_builders(items) -> dict:
+    """The studies the test modules of ``items`` build themselves: their ``BACKGROUND`` dicts."""
+    return {name: build for module in {getattr(item, "module", None) for item in items}
+            for name, build in getattr(module, "BACKGROUND", {}).items()}
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The tests in three runs, each in its order: those that need none of the studies built
     in the background (conftest's ``background``), which run while the studies build; then
     those that need conftest's studies; last those that need a test module's own study,
     whose builds wait on conftest's and so end last."""
-    modules = {getattr(item, "module", None) for item in items}
-    own = {name for module in modules for name in getattr(module, "BACKGROUND", {})}
-    shared = {*BUILDERS, "second_clean_run", "cluster"}
+    own, shared = set(module_builders(items)), {*BUILDERS, "second_clean_run", "cluster"}
 
     def stage(item) -> int:
-        # A study named by a parameter is asked for by name (request.getfixturevalue).
-        params = item.callspec.params.values() if hasattr(item, "callspec") else ()
-        needs = {*item.fixturenames, *(p for p in params if isinstance(p, str))}
+        needs = needed(item)
         return 2 if needs & own else 1 if needs & shared else 0
 
     items.sort(key=stage)
@@ -112,17 +120,12 @@ def background(request, tmp_path_factory):
     """Start building, side by side, every study that the session's selected tests need:
     conftest's (BUILDERS) and those a test module names in its ``BACKGROUND`` dict
     (fixture name -> builder), then the test cluster and its study where one is needed."""
-    wanted = set().union(*(item.fixturenames for item in request.session.items),
-                         *(p for item in request.session.items if hasattr(item, "callspec")
-                           for p in item.callspec.params.values() if isinstance(p, str)))
-    builders = dict(BUILDERS)
-    for module in {item.module for item in request.session.items}:
-        builders.update(getattr(module, "BACKGROUND", {}))
-    studies = Background(builders, tmp_path_factory)
+    wanted = set().union(*map(needed, request.session.items))
+    studies = Background({**BUILDERS, **module_builders(request.session.items)}, tmp_path_factory)
     cluster = bool({"cluster_study", "second_clean_run"} & wanted) and can_start_cluster()
     if cluster:
         studies.expect("cluster_study")
-    for name in builders:
+    for name in studies.builders:
         if name in wanted and name != "cluster_study":
             studies.start(name)
     # The cluster study needs the test cluster, started here (its fixture stops it at the

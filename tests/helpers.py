@@ -134,11 +134,6 @@ def run_workflow(workdir, *args, check=True, timeout=900, **kwargs) -> subproces
 
 # --------------------------------------------------------------------------- studies built side by side
 # (conftest's ``background``; ``studies`` below is its Background object)
-# The outputs of theory_hessian and theory_random (workflow/rules/theory.smk), which depend
-# on nothing but the bundled dataset.
-SHARED_THEORY = [os.path.join("results", "theory", name) for name in (
-    "exercise1.json", "hessian_convergence.pdf", "hessian_convergence.png", "optimiser_steps.pdf",
-    "optimiser_steps.png", "random_families.csv")]
 
 
 def beside_the_small_study() -> None:
@@ -150,13 +145,19 @@ def beside_the_small_study() -> None:
 
 
 def shared_theory(workdir, studies) -> None:
-    """Exercise 1's and the random families' outputs (SHARED_THEORY), which depend on
-    nothing but the bundled dataset, copied from the small study once it has them: a study
-    on the bundled data then skips those two rules, the session's costliest after training
-    (Snakemake keeps outputs it finds; they have no metadata that could trigger a rerun).
-    The small study and the hostile study (a CSV dataset) compute their own."""
-    if studies.files("small_study", SHARED_THEORY):
-        for path in SHARED_THEORY:
+    """The outputs of theory_hessian and theory_random (exercise 1's JSON and figures, the
+    random families' table), which depend on nothing but the bundled dataset, copied from
+    the small study once it has them: a study on the bundled data then skips those two
+    rules, the session's costliest after training (Snakemake keeps outputs it finds; they
+    have no metadata that could trigger a rerun). The small study and the hostile study (a
+    CSV dataset) compute their own."""
+    from theory_hessian import FIGURES
+
+    theory = os.path.join("results", "theory")
+    paths = [os.path.join(theory, name) for name in ("exercise1.json", "random_families.csv",
+                                                      *(f"{figure}.{ext}" for figure in FIGURES for ext in ("pdf", "png")))]
+    if studies.files("small_study", paths):
+        for path in paths:
             os.makedirs(os.path.dirname(workdir / path), exist_ok=True)
             shutil.copy2(studies.paths["small_study"] / path, workdir / path)
 

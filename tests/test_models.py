@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from helpers import (LATEX_INSTALL, TINY_CONFIG, Page, beside_the_small_study, read_bytes, require_program, run_workflow, shared_theory,
-                     write_config)
+from helpers import (LATEX_INSTALL, TINY_CONFIG, Page, beside_the_small_study, read_bytes, require_program,
+                     run_workflow, shared_theory, write_config)
 
 pytestmark = pytest.mark.slow
 
