@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # On a machine with CUDA: the default study end to end (config.yaml, device: auto) from an
 # empty folder, timed, then every job's wall time from Snakemake's benchmark files. Extra
-# arguments go to snakemake (e.g. --config compile=false). Uses the python on PATH; where
-# snakemake is not installed there, PYTHONPATH must point at it (benchmarks/README: wheels).
+# arguments go to snakemake (e.g. --set-threads train_networks=1). WORK names the study's
+# folder (default: a new temporary one), kept for a look afterwards. Uses the python on PATH; where
+# snakemake is not installed there, PYTHONPATH must point at it (pip install --target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=$(command -v python3 || command -v python)
-work=$(mktemp -d)
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
+echo "study folder: $work"
 cp config.yaml "$work/"
 start=$(date +%s%N)
 "$PYTHON" -m snakemake --snakefile workflow/Snakefile --directory "$work" --cores "$(nproc)" --quiet "$@"

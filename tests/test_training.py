@@ -19,7 +19,7 @@ from train_networks import train_seed
 NOTEBOOK_LAMBDAS = {"frob": [0.005], "mix": [0.025]}
 # The notebook's models: the comparators are checked against the reference loop below.
 SETTINGS = dict(models=["rf", "svc", "nn", "nn_frob", "nn_mix"], hidden=100, init_scale=0.1, lr=0.01, steps=10000,
-                lambdas=NOTEBOOK_LAMBDAS, curve_every=0, device="cpu", batch_size=32, compile=True)
+                lambdas=NOTEBOOK_LAMBDAS, curve_every=100, device="cpu", batch_size=32, compile=True)
 GRID = reference_grid()
 
 
@@ -31,8 +31,8 @@ def seed0():
 @pytest.fixture(scope="module")
 def notebook_run(seed0):
     """Seed 0 with the defaults and 10 000 steps, through the workflow's own functions."""
-    networks, validation, _, weights = train_seed(seed0, 0, **SETTINGS, threads=2)
-    return networks, train_baselines(seed0, 0, ["rf", "svc"]), weights
+    networks, validation, curves, weights = train_seed(seed0, 0, **SETTINGS, threads=2)
+    return networks, train_baselines(seed0, 0, ["rf", "svc"]), weights, curves
 
 
 def row(table, model, phase="after"):
@@ -43,7 +43,7 @@ def row(table, model, phase="after"):
 
 @pytest.mark.slow
 def test_reproduces_the_notebooks_exact_rows(notebook_run):
-    networks, baselines, _ = notebook_run
+    networks, baselines = notebook_run[:2]
     r3 = lambda x: round(float(x), 3)  # noqa: E731  (the notebook prints three decimals)
     assert (r3(row(baselines, "rf").train_acc), r3(row(baselines, "rf").test_acc)) == (1.0, 0.940)
     assert (r3(row(baselines, "svc").train_acc), r3(row(baselines, "svc").test_acc)) == (0.958, 0.951)
@@ -62,10 +62,21 @@ def test_reproduces_the_notebooks_exact_rows(notebook_run):
     ("nn_mix", dict(train_acc=0.951, test_acc=0.954, mix_norm=1.605, frob_bound=4.097)),
 ])
 def test_regularised_rows_within_tolerance_of_the_notebook(notebook_run, model, printed):
-    after = row(notebook_run[0], model)
+    """Accuracies at the last step within 0.02. The penalised networks' norms do not settle:
+    with Adam's constant step the weights that the penalty pushes to 0 keep jumping across
+    it, and nn_mix's √h‖W‖_F swings between 3.80 and 4.48 over the last 2000 steps
+    (measured here; on another CPU with torch 2.11 the last step gave 3.64). So the norms
+    are the mean over the last 2000 steps (curves every 100), within 10 % of the printed
+    value, which is one draw from that swing (an independent re-run printed 4.28)."""
+    networks, _, _, curves = notebook_run
+    after = row(networks, model)
+    late = curves[(curves.model == model) & (curves.lam == after.lam) & (curves.subset == "train")
+                  & (curves.step >= SETTINGS["steps"] - 2000)]
+    assert len(late) == 21
     for column, value in printed.items():
+        measured = after[column] if column.endswith("acc") else late[column].mean()
         tolerance = 0.02 if column.endswith("acc") else 0.10 * value
-        assert abs(after[column] - value) <= tolerance, (column, after[column], value)
+        assert abs(measured - value) <= tolerance, (column, measured, value)
 
 
 @pytest.mark.slow
