@@ -6,6 +6,7 @@ Plain helpers (paths, configs, running the workflow, reading the report) are in 
 """
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -271,3 +272,12 @@ def _cuda_available() -> bool:
 # The GPU tests run where there is a GPU (benchmarks/gpu_check.sh); elsewhere they are not
 # collected, so a CPU-only CI run neither skips nor fakes them.
 collect_ignore_glob = [] if _cuda_available() else ["gpu/*"]
+
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The session's CPU time beside its wall time: the suite is CPU-bound on 2 cores, so
+    this is what a change to its cost moves (README, "Tests")."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    terminalreporter.write_line(f"CPU time: {me.ru_utime + me.ru_stime:.0f} s in the pytest process, "
+                                f"{children.ru_utime + children.ru_stime:.0f} s in its child processes")

@@ -35,6 +35,18 @@ def test_corrected_resampled_t_by_hand():
     assert math.isnan(paired_difference([0.1], 1.0)["ci_low"])
 
 
+def test_differences_equal_up_to_rounding_have_no_spread():
+    """The same accuracy change on every seed, computed from different accuracies, differs
+    in the last bits (here by 1.1e-16); that is no spread: sd 0, the interval the mean
+    itself, and no t (it was printed as 2.9e14)."""
+    d = np.array([0.958, 0.951, 0.944]) - [0.951, 0.944, 0.937]
+    assert np.ptp(d) > 0
+    out = paired_difference(d, test_over_train=1.0)
+    assert out["std"] == 0 and out["ci_low"] == out["ci_high"] == out["mean"]
+    assert math.isnan(out["t"]) and math.isnan(out["p"])
+    assert paired_difference([0.007, 0.007 + 1e-9, 0.007], 1.0)["std"] > 0
+
+
 def metrics_frame(accuracies: dict) -> pd.DataFrame:
     """After-training rows: ``accuracies[(model, λ)]`` is the test accuracy per seed (λ None
     for the baselines); the first λ of a penalty is the notebook's, the second the chosen one."""

@@ -25,7 +25,7 @@ def style() -> None:
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 8,
                          "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
                          "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-                         "savefig.bbox": "tight", "figure.constrained_layout.use": True})
+                         "figure.constrained_layout.use": True})
 
 
 def plain_log(ax, axis: str = "y") -> None:
