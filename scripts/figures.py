@@ -70,11 +70,19 @@ def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
     return summary.pivot(index=key, columns="metric", values=["mean", "std"])
 
 
-def penalty_panels(height: float):
-    """A figure with one panel per penalty (2 × 2, shared axes) and its panels in the
-    order of :data:`PENALTY`, each with its model and penalty name."""
-    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 2 * height), sharey=True)
-    return fig, axes, list(zip(axes.flat, PENALTY.items()))
+def penalty_panels(study: "Study", height: float):
+    """A figure with one panel per penalised model that the study trained (that has rows in
+    its results, diverged or not), two a row with a shared y axis, in the order of
+    :data:`PENALTY`; returns the figure, its axes and ``(panel, (model, penalty))`` pairs. A
+    study without penalised networks gets one row of empty space saying so."""
+    penalties = [(model, penalty) for model, penalty in PENALTY.items() if model in set(study.metrics["model"])]
+    rows = max(1, math.ceil(len(penalties) / 2))
+    fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, rows * height), sharey=True, squeeze=False)
+    for ax in axes.flat[len(penalties):]:
+        ax.set_axis_off()
+    if not penalties:
+        fig.text(0.5, 0.5, "no penalised network in this study", ha="center", va="center", color="0.4")
+    return fig, axes, list(zip(axes.flat, penalties))
 
 
 def mark_notebook_lambda(ax, study: "Study", penalty: str) -> None:
@@ -94,7 +102,7 @@ def penalised(metrics: pd.DataFrame, model: str, columns) -> pd.DataFrame:
 
 def accuracy_vs_lambda(study: Study):
     """Test (and training) accuracy against λ per penalty; baselines as bands."""
-    fig, axes, panels = penalty_panels(2.6)
+    fig, axes, panels = penalty_panels(study, 2.6)
     reference = wide(summary_by(trained(study.metrics), ["model"], ["test_acc"]), "model")
     for ax, (model, penalty) in panels:
         for other in ("rf", "svc", "nn"):
@@ -119,7 +127,7 @@ def accuracy_vs_lambda(study: Study):
 
 def norms_vs_lambda(study: Study):
     """Grad, ‖W‖_Mix, √h‖W‖₂ and √h‖W‖_F against λ (log-log); the unpenalised NN as dashed lines."""
-    fig, axes, panels = penalty_panels(2.8)
+    fig, axes, panels = penalty_panels(study, 2.8)
     quantities = list(QUANTITIES)
     unpenalised = wide(summary_by(trained(study.metrics), ["model"], quantities), "model")
     for ax, (model, penalty) in panels:
@@ -231,7 +239,7 @@ SEED_SHIFT = 0.02
 def lambda_chosen(study: Study):
     """Validation accuracy against λ for every seed (slightly shifted apart), the chosen λ
     filled, the other λ tied with it for the best validation accuracy open."""
-    fig, axes, panels = penalty_panels(2.7)
+    fig, axes, panels = penalty_panels(study, 2.7)
     selection = study.selection[~study.selection["diverged"].astype(bool)]
     for ax, (model, penalty) in panels:
         mine = selection[selection["model"] == model]

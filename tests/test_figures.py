@@ -109,3 +109,16 @@ def test_robustness_curves_have_a_panel_per_classifier_and_bands_inside_zero_one
     empirical = panels[1].get_lines()[-1]
     assert list(empirical.get_xdata()) == [0, 0.25, 0.5, 1.0]
     assert empirical.get_ydata()[2] == 0.5
+
+
+@pytest.mark.parametrize("name", ["accuracy_vs_lambda", "norms_vs_lambda", "lambda_chosen"])
+def test_penalty_figures_have_a_panel_per_trained_penalty_and_no_other(study, name):
+    """The hand-made study trained nn_frob and nn_mix, not the comparators: two panels, in
+    one row; with no penalised network, none, and the figure says so."""
+    visible = lambda fig: [ax.get_title() for ax in fig.axes if ax.axison]  # noqa: E731
+    titles = visible(draw(name, study))
+    assert len(titles) == 2 and titles[0].startswith("NN+Frob") and titles[1].startswith("NN+Mix"), titles
+    unpenalised = figures.Study(study.metrics[study.metrics["model"] == "nn"], study.selection.iloc[:0], study.curves,
+                                LAMS, study.robustness, study.epsilons)
+    fig = draw(name, unpenalised)
+    assert visible(fig) == [] and [t.get_text() for t in fig.texts] == ["no penalised network in this study"]
