@@ -39,6 +39,14 @@ def test_help_as_a_program():
     assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr
 
 
+def test_by_hand_from_another_folder_finds_the_schema(tmp_path):
+    """The schema's default is found from the package, not the working folder."""
+    result = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "prepare_data.py"), "--seed", "0",
+                             "--npz", "seed0.npz", "--json", "seed0.json", "--config", os.path.join(REPO, "config.yaml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and (tmp_path / "seed0.npz").exists(), result.stderr
+
+
 class Parsed(Exception):
     """Raised instead of running a script once its command line parsed."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import os
 
 from . import PENALTY, SWEEP_AXES
 from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
@@ -188,9 +189,10 @@ def settings_for(config: dict, function) -> dict:
     return {key: config[key] for key in inspect.signature(function).parameters if key in config}
 
 
-# The schema's place in the repository, as a command-line default for scripts run by hand
-# from the repository root; the workflow passes its own.
-DEFAULT_SCHEMA = "workflow/schemas/config.schema.yaml"
+# The schema's place in the repository, found from this package's own, so that a script
+# run by hand from any folder finds it; the workflow passes its own.
+DEFAULT_SCHEMA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workflow",
+                                               "schemas", "config.schema.yaml"))
 
 
 def add_config_arguments(parser) -> None:
