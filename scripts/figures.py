@@ -75,7 +75,8 @@ def penalty_panels(study: "Study", height: float):
     its results, diverged or not), two a row with a shared y axis, in the order of
     :data:`PENALTY`; returns the figure, its axes and ``(panel, (model, penalty))`` pairs. A
     study without penalised networks gets one row of empty space saying so."""
-    penalties = [(model, penalty) for model, penalty in PENALTY.items() if model in set(study.metrics["model"])]
+    trained_models = set(study.metrics["model"])
+    penalties = [(model, penalty) for model, penalty in PENALTY.items() if model in trained_models]
     rows = max(1, math.ceil(len(penalties) / 2))
     fig, axes = plt.subplots(rows, 2, figsize=(WIDTH, rows * height), sharey=True, squeeze=False)
     for ax in axes.flat[len(penalties):]:

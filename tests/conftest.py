@@ -20,9 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-from helpers import (CLUSTER, beside_the_small_study, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET,  # noqa: E402
-                     REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, can_start_cluster, processes, require_program,
-                     run_on_cluster, run_workflow, shared_theory, warm_compile_cache, write_config, write_dataset_csv)
+from helpers import (CLUSTER, CLUSTER_TARGETS, HOSTILE_CONFIG, HOSTILE_DATASET, HOSTILE_TARGET,  # noqa: E402
+                     REQUIRE_SYSTEM, SLURM_INSTALL, SLURM_PROGRAMS, SWEEP_CONFIG, beside_the_small_study,
+                     can_start_cluster, processes, require_program, run_on_cluster, run_workflow, shared_theory,
+                     warm_compile_cache, write_config, write_dataset_csv)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -272,7 +273,6 @@ def _cuda_available() -> bool:
 # The GPU tests run where there is a GPU (benchmarks/gpu_check.sh); elsewhere they are not
 # collected, so a CPU-only CI run neither skips nor fakes them.
 collect_ignore_glob = [] if _cuda_available() else ["gpu/*"]
-
 
 
 def pytest_terminal_summary(terminalreporter):

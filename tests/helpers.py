@@ -430,6 +430,13 @@ def reference_grid():
     return Grid.study({"frob": [0.0005, 0.005, 0.05], "mix": [0.0025, 0.025, 0.25]})
 
 
+def comparator_grid():
+    """The comparators' networks, three λ each, and nn, on both training subsets."""
+    from normbound.train import Grid
+
+    return Grid.study({"spec": [0.005, 0.05, 0.5], "grad": [0.01, 0.1, 1.0]})
+
+
 def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01, lr_schedule="constant") -> dict:
     """Per network of ``grid`` trained on the whole training set: the largest |ΔW| or |Δb|
     between ``result`` (the batched trainer's) and the reference loop's network."""

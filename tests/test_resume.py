@@ -32,8 +32,8 @@ import pandas as pd
 import prepare_data
 import pytest
 import train_networks
-from helpers import (REPO, beside_the_small_study, differing_files, processes, result_files, run_workflow, seed_folder, warm_compile_cache,
-                     workflow_command, write_config)
+from helpers import (REPO, beside_the_small_study, differing_files, processes, result_files, run_workflow, seed_folder,
+                     warm_compile_cache, workflow_command, write_config)
 from normbound import io, plots
 
 # Python runs sitecustomize at start-up: put on PYTHONPATH, this cuts the second file a

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from helpers import max_difference, reference_grid, seed_data
+from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
 import normbound.train
 from normbound.model import bound_violations, input_gradients, measure, output_signs, spectral_norm
@@ -321,7 +321,7 @@ def test_spectral_penalty_works_on_the_smaller_side_of_a_wide_network():
     assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation, vector))
 
 
-COMPARATOR_GRID = Grid.study({"spec": [0.005, 0.05, 0.5], "grad": [0.01, 0.1, 1.0]})
+COMPARATOR_GRID = comparator_grid()
 
 
 @pytest.mark.parametrize("compile_step", [False, True], ids=["eager", "compiled"])

@@ -62,8 +62,8 @@ def summary_by(frame: pd.DataFrame, keys: list, metrics) -> pd.DataFrame:
 
 
 def paired_difference(differences, test_over_train: float, confidence: float = 0.95) -> dict:
-    """Mean of per-seed ``differences`` of accuracies with the corrected resampled t of Nadeau and Bengio:
-    the variance of the mean is (1/n + n_test/n_train)·s² instead of s²/n, with
+    """Mean of per-seed ``differences`` of accuracies with the corrected resampled t of
+    Nadeau and Bengio: the variance of the mean is (1/n + n_test/n_train)·s² instead of s²/n, with
     ``test_over_train`` = n_test/n_train of one split. Returns n, mean, std, the interval,
     t and the two-sided p-value (NaN below two differences)."""
     d = np.asarray(differences, dtype=float)

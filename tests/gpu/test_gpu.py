@@ -7,14 +7,13 @@ Collected only where torch sees CUDA (tests/conftest.py); run with benchmarks/gp
 import numpy as np
 import pytest
 import torch
-from helpers import max_difference, reference_grid, seed_data
+from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
 from normbound.model import spectral_norm
 from normbound.train import CUDA_UNROLL, Grid, curve_steps, step_ranges, train_grid, train_reference
 
 GRID = reference_grid()
-# The comparators' networks (and nn) on both training subsets, as in tests/test_training.py.
-COMPARATOR_GRID = Grid.study({"spec": [0.005, 0.05, 0.5], "grad": [0.01, 0.1, 1.0]})
+COMPARATOR_GRID = comparator_grid()
 
 
 @pytest.fixture(scope="module")
