@@ -7,8 +7,8 @@ left out, as there. The single-cell figures draw the report's cell (the config's
 the sweep figures draw :func:`normbound.summary.sweep_summary` of every cell, the numbers
 of the report's sweep table.
 
-The robustness figure draws the 95 % percentile bootstrap interval over seeds as its band
-(:func:`normbound.summary.summarise`, as the tables): robust accuracies stay within [0, 1].
+The robustness figure draws the corrected resampled t interval over seeds as its band
+(:func:`normbound.summary.summarise`, as the tables).
 
 By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
               --curves results/curves.csv --robustness results/robustness.csv --outdir /tmp/figures
@@ -25,7 +25,8 @@ import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, plots
 from normbound.plots import WIDTH, plain_log
-from normbound.summary import ROBUST_MEASURES, along, in_cell, robust_accuracy, summary_by, sweep_summary, trained
+from normbound.summary import (ROBUST_MEASURES, along, in_cell, robust_accuracy, summary_by, sweep_summary, trained,
+                               usable_points)
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02",
            "nn_spec": "#1b9e77", "nn_grad": "#e7298a"}
@@ -44,6 +45,7 @@ ROBUST_STYLE = {
     "certified_spectral": dict(label=r"certified, $\sqrt{h}\,\|W\|_2$", color="C3", ls="-.", lw=1.2),
     "certified_mix": dict(label=r"certified, $\|W\|_\mathrm{Mix}$", color="C1", ls="--", lw=1.2),
     "certified_local": dict(label="certified, local", color="C4", ls="-", lw=1.8),
+    "certified_kernel": dict(label="certified, RBF kernel", color="C5", ls="-", lw=1.8),
     "empirical": dict(label="not broken by the attack", color="k", ls="-", lw=1.8),
 }
 PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$", "spec": r"$h\,\|W\|_2^2$",
@@ -63,6 +65,8 @@ class Study:
     epsilons: list  # the robustness figure's radii
     sweep: pd.DataFrame = None
     cell: dict = field(default_factory=dict)
+    # n_test/n_train of one split, for the corrected intervals drawn as bands; None: no bands.
+    test_over_train: float | None = None
 
 
 def wide(summary: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -359,10 +363,12 @@ def sweep_width_ratio(study: Study):
 def robustness_curves(study: Study):
     """Robust accuracy against ε, one panel per classifier (networks at the chosen λ, the
     SVC): the fraction of test points each certificate certifies and the attack leaves
-    unbroken at radius ε; mean over seeds with the 95 % bootstrap interval as a band."""
-    accuracy = robust_accuracy(study.robustness, study.epsilons)
+    unbroken at radius ε; mean over seeds with the corrected interval as a band (the
+    tables' standard, :mod:`normbound.summary`). Networks left out of the statistics
+    (diverged, not converged) are left out here too."""
+    accuracy = robust_accuracy(usable_points(study.robustness, study.metrics), study.epsilons)
     models = [m for m in MODELS if m in set(accuracy["model"])]
-    summary = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
+    summary = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()), study.test_over_train)
     columns = min(3, max(1, len(models)))
     rows = max(1, math.ceil(len(models) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 2.4 * rows + 0.5), sharex=True, sharey=True, squeeze=False)
@@ -372,8 +378,10 @@ def robustness_curves(study: Study):
             curve = mine[mine["metric"] == measure]
             if len(curve):
                 ax.plot(curve["epsilon"], curve["mean"], **style)
-                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]),
-                                curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
+                # A share lies in [0, 1]: the interval cut to it keeps its coverage.
+                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]).clip(0, 1),
+                                curve["ci_high"].fillna(curve["mean"]).clip(0, 1), color=style["color"], alpha=0.15,
+                                lw=0)
         lams = accuracy.loc[accuracy["model"] == model, "lam"]
         # The range of the λ chosen over seeds: a list of them overran the next panel's title.
         span = f"{lams.min():g}" + (f"–{lams.max():g}" if lams.nunique() > 1 else "")
@@ -405,12 +413,12 @@ def drawable(study: Study) -> list:
 
 
 def load_study(metrics: str, selection: str, curves: str, robustness: str, notebook_lambdas: dict, epsilons,
-               cell: dict) -> Study:
+               cell: dict, test_fraction: float) -> Study:
     """The results files, the single-cell figures' part of them ``cell``'s."""
     tables = [pd.read_csv(path) for path in (metrics, selection, curves, robustness)]
     metrics, selection, curves, robustness = (in_cell(frame, cell) for frame in tables)
     return Study(metrics, selection, curves, notebook_lambdas, robustness, list(epsilons), sweep_summary(tables[0]),
-                 cell)
+                 cell, test_fraction / (1 - test_fraction))
 
 
 def main(argv=None):
@@ -424,7 +432,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     settings = config.load_config(args.config, args.schema)
     study = load_study(args.metrics, args.selection, args.curves, args.robustness, settings["notebook_lambdas"],
-                       settings["robustness"]["epsilons"], config.cells(settings)[0])
+                       settings["robustness"]["epsilons"], config.cells(settings)[0], settings["test_fraction"])
     plots.draw(FIGURES, plots.files_in(args.outdir, args.only or drawable(study)), study)
 
 
@@ -433,7 +441,7 @@ if __name__ == "__main__":
         io.setup_logging(snakemake.log[0])
         inp = snakemake.input
         study = load_study(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.notebook_lambdas,
-                           snakemake.params.epsilons, snakemake.params.cell)
+                           snakemake.params.epsilons, snakemake.params.cell, snakemake.params.test_fraction)
         plots.draw(FIGURES, plots.outputs(snakemake.output), study)
     else:
         main()

@@ -69,7 +69,8 @@ from normbound import config as study_config
 from normbound import io
 from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
-from normbound.summary import BOOTSTRAP_RESAMPLES, ROBUST_MEASURES, along
+from normbound import findings
+from normbound.summary import CONFIDENCE, MIN_SEEDS, ROBUST_MEASURES, TAIL_FRACTION, along
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
@@ -304,13 +305,19 @@ class Macros:
         return lambda *args, **kwargs: convert(macro(*args, **kwargs), self.fmt, self.inline)
 
 
+def is_finite(value) -> bool:
+    """Jinja's test ``is finite``: a table's missing value (NaN), such as a comparator's row at
+    the notebook's λ or an interval from too few seeds, is not."""
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def words_environment(templates: str) -> jinja2.Environment:
     """The Jinja2 environment of the words (``*.text.j2``, ``captions/*.rst``)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, finalize=mark_value)
-    env.filters.update(num=number, signed=signed, pct=percent, sci=scientific)
-    # A table's missing value (NaN), such as a comparator's row at the notebook's λ, is not finite.
-    env.tests["finite"] = lambda value: isinstance(value, (int, float)) and math.isfinite(value)
+    # |words: a macro's output placed in other words stays words (its values are marked already).
+    env.filters.update(num=number, signed=signed, pct=percent, sci=scientific, words=BuiltMarkup)
+    env.tests["finite"] = is_finite
     return env
 
 
@@ -343,6 +350,7 @@ def environment(fmt: str, templates: str) -> jinja2.Environment:
         # A layout's macro returns LaTeX whose values are escaped already: it prints with |safe.
         env.filters["safe"] = LatexSafe
     env.filters.update(num=number, signed=signed, pct=percent)
+    env.tests["finite"] = is_finite
     return env
 
 
@@ -359,6 +367,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
                          n_diverged=int(first["n_diverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
     return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
+                penalised_labels=[r["label"] for r in models if r["model"] in PENALTY],
                 n_diverged=sum(r["n_diverged"] for r in models), per_lambda=len(models) < len(rows),
                 # Models whose mean test accuracy exceeds their training accuracy (the words explain why).
                 test_above_train=[r for r in models if r["value"]["test_acc"] > r["value"]["train_acc"]])
@@ -374,19 +383,6 @@ def fidelity_view(table: pd.DataFrame, notebook_lambdas: dict) -> list:
             lines.append(dict(model=model, phase=phase, label=part["label"].iloc[0], rows=part.to_dict("records"),
                               lam=notebook_lambdas[PENALTY[model]] if model in PENALTY else None))
     return lines
-
-
-def fidelity_drift(table: pd.DataFrame) -> dict:
-    """The largest difference from the notebook of the unpenalised lines (baselines, NN
-    before and after) and of the penalised ones, each group where the table has it:
-    accuracies as differences, norms and the notebook's Grad variant relative to the
-    printed value."""
-    penalised = table["model"].isin(list(PENALTY))
-    accuracy = table["metric"].isin(["train_acc", "test_acc"])
-    relative = (table["difference"] / table["notebook"]).abs()
-    return {group: dict(accuracy=table.loc[accuracy & pick, "difference"].abs().max(),
-                        norm=relative[~accuracy & pick].max())
-            for group, pick in (("unpenalised", ~penalised), ("penalised", penalised)) if pick.any()}
 
 
 def sweep_view(table: pd.DataFrame, cell: dict) -> dict:
@@ -419,13 +415,13 @@ def sweep_view(table: pd.DataFrame, cell: dict) -> dict:
 GLOBAL_CERTIFICATES = ("certified_mix", "certified_spectral", "certified_frob")
 
 
-def robustness_view(table: pd.DataFrame, gap: pd.DataFrame) -> dict | None:
+def robustness_view(table: pd.DataFrame, gap: pd.DataFrame, paired: pd.DataFrame) -> dict | None:
     """The robustness tables for the templates: ``rows`` (one per model and ε, ``cells`` by
-    measure, None where a model has none), the ``measures`` and ``epsilons``, and the
-    numbers the words state at the middle ε of the table (``at``: model -> measure -> mean;
+    measure, None where a model has none), the ``measures`` and ``epsilons``, and what the
+    words state at the middle ε of the table (``at``: model -> measure -> its summary row;
     ``best_global``: model -> the measure of its largest global certificate; ``gap``:
-    model -> certificate -> mean share of the attack's distance; the models with the
-    largest certified and empirical accuracy). None without robustness results."""
+    model -> certificate -> mean share of the attack's distance; ``paired``: each model
+    against NN there, :func:`tables.robustness_paired`). None without robustness results."""
     if table.empty:
         return None
     cells = {(r["model"], r["epsilon"], r["metric"]): r for r in table.to_dict("records")}
@@ -437,15 +433,23 @@ def robustness_view(table: pd.DataFrame, gap: pd.DataFrame) -> dict | None:
                  cells={metric: cells.get((m, e, metric)) for metric in ROBUST_MEASURES.values()})
             for m in models for i, e in enumerate(epsilons)]
     middle = epsilons[len(epsilons) // 2]
-    at = {m: {metric: cells[(m, middle, metric)]["mean"] for metric in ROBUST_MEASURES.values()
+    at = {m: {metric: cells[(m, middle, metric)] for metric in ROBUST_MEASURES.values()
               if (m, middle, metric) in cells} for m in models}
-    certified = {m: max(GLOBAL_CERTIFICATES, key=lambda c: at[m][c]) for m in models if "certified_local" in at[m]}
-    best = lambda measure, among: max(among, key=lambda m: at[m][measure])  # noqa: E731
-    return dict(rows=rows, measures=list(ROBUST_MEASURES.values()), epsilons=epsilons, epsilon=middle, at=at,
+    certified = {m: max(GLOBAL_CERTIFICATES, key=lambda c: at[m][c]["mean"]) for m in models
+                 if "certified_local" in at[m]}
+    measures = [m for m in ROBUST_MEASURES.values() if any(m in cells_at for cells_at in at.values())]
+    return dict(rows=rows, measures=measures, epsilons=epsilons, epsilon=middle, at=at,
                 labels=labels, lams=lams, best_global=certified,
                 gap={m: dict(zip(part["metric"], part["mean"])) for m, part in gap.groupby("model", sort=False)},
-                most_certified=best("certified_local", list(certified)) if certified else None,
-                most_empirical=best("empirical", models))
+                paired=paired[paired["epsilon"] == middle].to_dict("records"))
+
+
+def findings_view(table: pd.DataFrame) -> list:
+    """The findings table (:func:`tables.findings_table`) by question, in order: each
+    ``id`` with its ``claims`` (rows), the models' labels added."""
+    rows = table.assign(label=table["model"].map(LABELS), other_label=table["other"].map(LABELS))
+    return [dict(id=int(question), claims=part.to_dict("records"))
+            for question, part in rows.groupby("question", sort=True)]
 
 
 def data_uri(path: str) -> str:
@@ -578,13 +582,15 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
         paired={choice: part.to_dict("records") for choice, part in tabs["paired_differences"].groupby("lambda_choice", sort=False)},
         selection={row["model"]: row for row in tabs["lambda_selection"].to_dict("records")},
         convergence={row["model"]: row for row in tabs["convergence"].to_dict("records")},
-        fidelity=fidelity_view(fidelity, config["notebook_lambdas"]), drift=fidelity_drift(fidelity),
+        convergence_failures=int(tabs["convergence"]["not_converged"].sum()),
+        fidelity=fidelity_view(fidelity, config["notebook_lambdas"]), drift=findings.fidelity_drift(fidelity),
         fidelity_value={(r["model"], r["phase"], r["metric"]): r for r in fidelity.to_dict("records")},
         settings_differences=tabs["fidelity_settings"].to_dict("records"),
         # A step is a whole number (the CSV holds it as a float: other rows' steps are empty).
         diverged=tabs["diverged"].astype({"diverged_step": int}).to_dict("records"), seeds=config["seeds"],
-        theory=theory, bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-        robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"]),
+        theory=theory, confidence=round(100 * CONFIDENCE), min_seeds=MIN_SEEDS, tail_percent=round(100 * TAIL_FRACTION),
+        findings=findings_view(tabs["findings"]),
+        robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"], tabs["robustness_paired"]),
         # Figures placed in a section of their own, not in the list of figures.
         section_figures=("robustness_curves",),
     )

@@ -47,9 +47,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, io
-from normbound.summary import (ROBUST_MEASURES, comparison_rows, in_cell, paired_difference, robust_accuracy, summary_by,
-                               sweep_summary)
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io
+from normbound.summary import (CERTIFICATES, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
+                               robust_accuracy, summary_by, sweep_summary, trained, usable,
+                               usable_points)
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
@@ -76,28 +77,37 @@ def lambda_summary(lams: pd.Series) -> str:
     return ", ".join(f"{lam:g} ({count}×)" for lam, count in counts.items())
 
 
-COMPARISON_COLUMNS = ["row", "model", "label", "lam", "per_lambda", "n_diverged", "metric", "n", "mean", "std", "ci_low",
-                      "ci_high", "notebook"]
+COMPARISON_COLUMNS = ["row", "model", "label", "lam", "per_lambda", "n_diverged", "n_unconverged", "metric", "n", "mean",
+                      "std", "ci_low", "ci_high", "notebook"]
+# The metrics that estimate a generalisation quantity, which get the corrected interval;
+# the others (Grad, the norms) are shown with their spread over seeds only.
+ESTIMATES = ("train_acc", "test_acc")
 
 
-def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.DataFrame:
-    """Mean, std, n and 95 % bootstrap interval per table row and metric; diverged
-    networks are counted in ``n_diverged`` and left out of the statistics. ``reference``:
-    the notebook's printed rows (see :func:`load_reference`), joined as ``notebook``."""
+def comparison_table(metrics: pd.DataFrame, chosen: bool, test_over_train: float, reference=None) -> pd.DataFrame:
+    """Mean, std and n per table row and metric, with the corrected interval of the mean
+    for the accuracies (:func:`normbound.summary.summarise`); networks that diverged or did
+    not converge are counted in ``n_diverged`` and ``n_unconverged`` and left out of the
+    statistics. ``reference``: the notebook's printed rows (see :func:`load_reference`),
+    joined as ``notebook``."""
     rows = comparison_rows(metrics, chosen)
     diverged = rows["diverged"].astype(bool)
-    # Diverged values become NaN rather than dropped rows: a model whose every network
+    unconverged = ~usable(rows) & ~diverged
+    # Left-out values become NaN rather than dropped rows: a model whose every network
     # diverged keeps its row, with n = 0.
-    rows = rows.assign(**{m: rows[m].where(~diverged) for m in METRICS}, diverged=diverged)
+    rows = rows.assign(**{m: rows[m].where(usable(rows)) for m in METRICS}, diverged=diverged, unconverged=unconverged)
     printed = {} if reference is None else {(r["model"], m): r.get(c, math.nan) for r in reference
                                             if r["phase"] == "after" for m, c in NOTEBOOK_COLUMN.items()}
     parts = []
 
     def add(part, lam, per_lambda):
-        table = summary_by(part, ["model"], METRICS)
+        estimates = [m for m in METRICS if m in ESTIMATES]
+        table = pd.concat([summary_by(part, ["model"], estimates, test_over_train),
+                           summary_by(part, ["model"], [m for m in METRICS if m not in ESTIMATES])])
+        table = table.set_index("metric").loc[list(METRICS)].reset_index()
         table["notebook"] = [printed.get((m, metric), math.nan) for m, metric in zip(table["model"], table["metric"])]
         parts.append(table.assign(row=len(parts), lam=lam, per_lambda=per_lambda,
-                                  n_diverged=int(part["diverged"].sum())))
+                                  n_diverged=int(part["diverged"].sum()), n_unconverged=int(part["unconverged"].sum())))
 
     for model in (m for m in MODELS if m in set(rows["model"])):
         mine = rows[rows["model"] == model]
@@ -113,21 +123,70 @@ def comparison_table(metrics: pd.DataFrame, chosen: bool, reference=None) -> pd.
     return table[COMPARISON_COLUMNS]
 
 
-def paired_table(metrics: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
+def tail_series(metrics: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """Per (seed, model) of ``metrics``' rows: the test accuracy at each logged step of the
+    tail of training (:data:`normbound.summary.TAIL_FRACTION`) of the network trained on
+    the whole training set at that row's λ, indexed by step; a baseline, which has no
+    curve, is its final accuracy at every step. Rows without a curve are missing."""
+    logged = curves[curves["subset"] == "train"]
+    tail = logged[logged["step"] >= (1 - TAIL_FRACTION) * logged["step"].max()] if len(logged) else logged
+    by_network = {key: part.set_index("step")["test_acc"] for key, part in tail.groupby(["seed", "model", "lam"])}
+    steps = sorted(set(tail["step"]))
+    series = {}
+    for row in metrics.to_dict("records"):
+        if row["model"] in NETWORKS:
+            found = by_network.get((row["seed"], row["model"], row["lam"]))
+            if found is not None:
+                series[(row["seed"], row["model"])] = found
+        elif steps:
+            series[(row["seed"], row["model"])] = pd.Series(row["test_acc"], index=steps)
+    return series
+
+
+PAIRED_COLUMNS = ["lambda_choice", "model", "other", "label", "test_over_train", "n", "mean", "std", "ci_low", "ci_high",
+                  "t", "p", "p_holm", "wins", "losses", "ties", "sign_p", "sign_p_holm", "fluctuation", "tail_n",
+                  "tail_mean", "tail_ci_low", "tail_ci_high", "tail_p_holm", "tail_wins", "tail_losses",
+                  "tail_sign_p_holm"]
+
+
+def paired_table(metrics: pd.DataFrame, curves: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
     """Test accuracy of each pair of :data:`PAIRS` present, differenced per seed, at the
-    chosen λ (first: the honest comparison) and at the notebook's λ. Seeds where either
-    network diverged are left out."""
+    chosen λ (first: the honest comparison) and at the notebook's λ; each is a family whose
+    p-values are Holm-adjusted together. Beside the last step's difference: ``fluctuation``,
+    the median over seeds of the step-to-step sd of the difference over the tail of
+    training, and the same comparison of the tail-averaged accuracies (``tail_*``). Seeds
+    where either network diverged or did not converge are left out."""
     rows = []
     for choice, chosen in (("chosen", True), ("notebook", False)):
         after = comparison_rows(metrics, chosen)
-        accuracy = after[~after["diverged"].astype(bool)].pivot(index="seed", columns="model", values="test_acc")
+        after = after[usable(after)]
+        accuracy = after.pivot(index="seed", columns="model", values="test_acc")
+        series = tail_series(after, curves)
+        family = []
         for model, other in PAIRS:
             if model in accuracy and other in accuracy:
-                rows.append(dict(lambda_choice=choice, model=model, other=other,
-                                 label=f"{LABELS[model]} − {LABELS[other]}", test_over_train=test_over_train,
-                                 **paired_difference(accuracy[model] - accuracy[other], test_over_train)))
-    return pd.DataFrame(rows, columns=["lambda_choice", "model", "other", "label", "test_over_train", "n", "mean",
-                                       "std", "ci_low", "ci_high", "t", "p"])
+                both = accuracy[[model, other]].dropna().index
+                moves = [series[(seed, model)] - series[(seed, other)] for seed in both
+                         if (seed, model) in series and (seed, other) in series]
+                tail = paired_difference([m.mean() for m in moves], test_over_train)
+                family.append(dict(lambda_choice=choice, model=model, other=other,
+                                   label=f"{LABELS[model]} − {LABELS[other]}", test_over_train=test_over_train,
+                                   **paired_difference(accuracy.loc[both, model] - accuracy.loc[both, other],
+                                                       test_over_train),
+                                   fluctuation=float(np.median([m.std(ddof=1) for m in moves])) if moves else math.nan,
+                                   **{f"tail_{k}": tail[k] for k in ("n", "mean", "ci_low", "ci_high", "p", "wins",
+                                                                     "losses", "sign_p")}))
+        rows += adjusted(family, ("p", "sign_p", "tail_p", "tail_sign_p"))
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def adjusted(family: list, columns) -> list:
+    """The rows of one family of comparisons with each p-value column Holm-adjusted
+    across them, as ``<column>_holm``."""
+    for column in columns:
+        for row, value in zip(family, holm([row[column] for row in family])):
+            row[f"{column}_holm"] = value
+    return family
 
 
 def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_train: float) -> pd.DataFrame:
@@ -141,7 +200,7 @@ def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_t
     the k-fold λ minus that at the hold-out's, per seed, as a corrected resampled t
     interval (``kfold_*``); NaN without k-fold selection."""
     rows = []
-    test = metrics[(metrics["phase"] == "after") & ~metrics["diverged"].astype(bool)]
+    test = trained(metrics)
     kfold = "holdout_selected" in selection
     for model in (m for m in PENALTY if m in set(selection["model"])):
         mine = selection[(selection["model"] == model) & ~selection["diverged"].astype(bool)]
@@ -160,16 +219,25 @@ def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_t
                           for seed in both]
             paired = paired_difference(difference, test_over_train)
             compared.update({f"kfold_{k}": paired[k] for k in ("n", "mean", "ci_low", "ci_high")})
-        mean_test = test[test["model"] == model].groupby("lam")["test_acc"].mean()
+        mine_test = test[test["model"] == model]
+        mean_test = mine_test.groupby("lam")["test_acc"].mean()
         ranks = mean_test.rank(ascending=False, method="min")
-        notebook = test.loc[(test["model"] == model) & test["notebook_lambda"].astype(bool), "lam"]
+        notebook = mine_test.loc[mine_test["notebook_lambda"].astype(bool), "lam"]
+        lam = notebook.iloc[0] if len(notebook) else math.nan
+        at_notebook = mine_test[mine_test["lam"] == lam]
+        seed0 = mine_test[mine_test["seed"] == 0].set_index("lam")["test_acc"]
         rows.append(dict(model=model, label=LABELS[model], **ties, grid=len(mean_test),
                          best_test_lam=mean_test.idxmax() if len(mean_test) else math.nan,
-                         notebook_lam=notebook.iloc[0] if len(notebook) else math.nan,
-                         notebook_rank=ranks.get(notebook.iloc[0], math.nan) if len(notebook) else math.nan,
-                         **compared))
+                         notebook_lam=lam, notebook_rank=ranks.get(lam, math.nan),
+                         best_minus_notebook=mean_test.max() - mean_test.get(lam, math.nan) if len(mean_test) else math.nan,
+                         notebook_sd=at_notebook["test_acc"].std(ddof=1) if len(at_notebook) > 1 else math.nan,
+                         seed0_notebook_acc=seed0.get(lam, math.nan),
+                         seed0_best_lam=seed0.idxmax() if len(seed0) else math.nan,
+                         seed0_best_acc=seed0.max() if len(seed0) else math.nan, **compared))
     return pd.DataFrame(rows, columns=["model", "label", "selections", "tied_accuracy", "tied_loss", "grid",
-                                       "best_test_lam", "notebook_lam", "notebook_rank", "holdout_tied_accuracy",
+                                       "best_test_lam", "notebook_lam", "notebook_rank", "best_minus_notebook",
+                                       "notebook_sd", "seed0_notebook_acc", "seed0_best_lam", "seed0_best_acc",
+                                       "holdout_tied_accuracy",
                                        "kfold_changed", "kfold_n", "kfold_mean", "kfold_ci_low", "kfold_ci_high"])
 
 
@@ -185,13 +253,15 @@ def tie_counts(selection: pd.DataFrame, accuracy: str, loss: str, selected: str)
     return counts
 
 
-def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per network model, over its networks trained on the whole training set: how far the
+def convergence_table(curves: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per network model, over its networks trained on the whole training set: how many
+    did not converge (``converged`` of metrics.csv, diverged ones apart), how far the
     objective at the last logged step lies above the lowest logged one (median, largest,
     share above :data:`EXCESS_THRESHOLD`); and, for the networks at the notebook's λ, the
     mean objective and ‖W‖_Mix over seeds at the step where that mean is lowest and at
     the last step. Networks whose objective was ever not finite are left out."""
     network = ["seed", "lam"]
+    after = metrics[metrics["phase"] == "after"]
     logged = curves[(curves["subset"] == "train") & (curves["step"] > 0)]  # step 0 has no objective
     rows = []
     for model in (m for m in NETWORKS if m in set(logged["model"])):
@@ -204,13 +274,18 @@ def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
         excess = (last / lowest - 1).where(lowest > 0)  # the unpenalised hinge loss can reach 0
         mean = mine[mine["notebook_lambda"].astype(bool)].groupby("step")[["objective", "mix_norm"]].mean()
         at = dict(lowest=mean["objective"].idxmin(), last=mean.index.max()) if len(mean) else {}
-        rows.append(dict(model=model, label=LABELS[model], networks=len(last), median_excess=excess.median(),
+        flags = after[after["model"] == model]
+        not_converged = int((~usable(flags) & ~flags["diverged"].astype(bool)).sum())
+        rows.append(dict(model=model, label=LABELS[model], networks=len(last), not_converged=not_converged,
+                         converged_share=1 - not_converged / len(flags) if len(flags) else math.nan,
+                         median_excess=excess.median(),
                          max_excess=excess.max(), threshold=EXCESS_THRESHOLD,
                          share_above=(excess > EXCESS_THRESHOLD).mean(),
                          **{f"{key}_{when}": mean.loc[step, column] if column else step
                             for when, step in at.items()
                             for key, column in (("step", None), ("objective", "objective"), ("mix_norm", "mix_norm"))}))
-    return pd.DataFrame(rows, columns=["model", "label", "networks", "median_excess", "max_excess", "threshold",
+    return pd.DataFrame(rows, columns=["model", "label", "networks", "not_converged", "converged_share",
+                                       "median_excess", "max_excess", "threshold",
                                        "share_above", "step_lowest", "step_last", "objective_lowest",
                                        "objective_last", "mix_norm_lowest", "mix_norm_last"])
 
@@ -254,30 +329,131 @@ def in_study_order(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(label=table["model"].map(LABELS))
 
 
-def robustness_table(points: pd.DataFrame, epsilons) -> pd.DataFrame:
+def robustness_table(points: pd.DataFrame, epsilons, test_over_train: float) -> pd.DataFrame:
     """Per model and ε of ``epsilons``: robust accuracy under each certificate and the
-    attack (:func:`normbound.summary.robust_accuracy`), summarised over seeds; ``lam``: the
-    λ the seeds chose, for the penalised models. Measures a model does not have (the SVC's
-    certificates) are left out."""
+    attack (:func:`normbound.summary.robust_accuracy`), summarised over seeds with the
+    corrected interval; ``lam``: the λ the seeds chose, for the penalised models. Measures
+    a model does not have are left out."""
     accuracy = robust_accuracy(points, epsilons)
-    table = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()))
+    table = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()), test_over_train)
     lams = {model: lambda_summary(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")
             if model in PENALTY}
     table = in_study_order(table[table["n"] > 0]).assign(lam=lambda t: t["model"].map(lams))
     return table[["model", "label", "lam", "epsilon", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
 
 
+# The robust accuracies compared between models: by each model's own tightest certificate
+# (the local one for a network, the kernel bound for the SVC) and by the attack.
+ROBUST_COMPARED = ("certified_best", "empirical")
+
+
+def robustness_paired(points: pd.DataFrame, epsilons, test_over_train: float) -> pd.DataFrame:
+    """Per ε of ``epsilons`` (each a family, Holm-adjusted together) and measure of
+    :data:`ROBUST_COMPARED`: every classifier's robust accuracy minus NN's on the same
+    seeds, as :func:`normbound.summary.paired_difference`."""
+    accuracy = robust_accuracy(points, epsilons)
+    models = [m for m in MODELS if m in set(accuracy["model"]) and m != "nn"]
+    rows = []
+    for epsilon, at in accuracy.groupby("epsilon", sort=True):
+        family = []
+        for measure in ROBUST_COMPARED:
+            wide = at.pivot(index="seed", columns="model", values=measure)
+            for model in (m for m in models if "nn" in wide and m in wide):
+                both = wide[[model, "nn"]].dropna()
+                if len(both):
+                    family.append(dict(epsilon=epsilon, measure=measure, model=model, other="nn",
+                                       label=f"{LABELS[model]} − NN",
+                                       **paired_difference(both[model] - both["nn"], test_over_train)))
+        rows += adjusted(family, ("p", "sign_p"))
+    return pd.DataFrame(rows, columns=["epsilon", "measure", "model", "other", "label", "n", "mean", "std", "ci_low",
+                                       "ci_high", "t", "p", "p_holm", "wins", "losses", "ties", "sign_p", "sign_p_holm"])
+
+
 def robustness_gap(points: pd.DataFrame) -> pd.DataFrame:
     """Per model and certificate, how much of the attack's distance it certifies: per seed
     the median, over the test points classified correctly and broken by the attack, of
     radius / distance (1: the certificate reaches the distance at which the attack found a
-    misclassified point), then summarised over seeds."""
+    misclassified point), then summarised over seeds (mean and spread)."""
     broken = points[(points["distance"] > 0) & np.isfinite(points["distance"])]
     radii = [c for c in ROBUST_MEASURES if c != "distance"]
     ratios = broken[["seed", "model"]].assign(**{c: broken[c] / broken["distance"] for c in radii})
     per_seed = ratios.groupby(["seed", "model"], sort=False)[radii].median().reset_index()
     table = summary_by(per_seed, ["model"], radii)
     return in_study_order(table[table["n"] > 0])[["model", "label", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
+
+
+# The quantities whose change under each penalty the findings report (question 4).
+QUANTITIES = ("grad", "mix_norm", "spectral_bound", "frob_bound")
+
+
+def quantity_ratios(metrics: pd.DataFrame, test_over_train: float) -> list:
+    """Per penalised model and quantity of :data:`QUANTITIES`, at the λ chosen on
+    validation data: the per-seed ratio to NN's on the same seed, compared on the log
+    scale (:func:`normbound.summary.paired_difference` of the log ratios; ``estimate`` and
+    the interval are back on the ratio scale: a geometric mean), one Holm family."""
+    after = comparison_rows(metrics, chosen=True)
+    after = after[usable(after)]
+    family = []
+    for quantity in QUANTITIES:
+        wide = after.pivot(index="seed", columns="model", values=quantity)
+        for model in (m for m in PENALTY if m in wide and "nn" in wide):
+            both = wide[[model, "nn"]].dropna()
+            logs = np.log(both[model] / both["nn"])
+            family.append(dict(model=model, other="nn", quantity=quantity, **paired_difference(logs, test_over_train)))
+    return adjusted(family, ("p", "sign_p"))
+
+
+FINDINGS_COLUMNS = ["question", "claim", "model", "other", "quantity", "epsilon", "n", "estimate", "ci_low", "ci_high",
+                    "p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm", "fluctuation", "tail_estimate",
+                    "verdict_key", "verdict"]
+# The findings' questions (the report gives each its heading): the pairs of question 1-3
+# come from the paired differences at the chosen λ.
+QUESTION_PAIRS = {1: [(m, "nn") for m in PENALTY], 2: [("nn_frob", "nn_mix")],
+                  3: [("nn_spec", "nn_mix"), ("nn_grad", "nn_mix")]}
+
+
+def findings_table(paired: pd.DataFrame, ratios: list, robust: pd.DataFrame, robust_pairs: pd.DataFrame,
+                   fidelity: pd.DataFrame, epsilon) -> pd.DataFrame:
+    """The findings (:mod:`normbound.findings`), one row per claim, from the other tables:
+    questions 1-3 from ``paired`` (chosen λ), 4 from ``ratios`` (:func:`quantity_ratios`),
+    5 from the robustness tables at radius ``epsilon``, 6 from ``fidelity`` (seed 0)."""
+    rows = []
+    chosen = {(r["model"], r["other"]): r for r in paired[paired["lambda_choice"] == "chosen"].to_dict("records")}
+    for question, pairs in QUESTION_PAIRS.items():
+        for pair in (p for p in pairs if p in chosen):
+            r = chosen[pair]
+            key, words = findings.comparison_verdict(r, "better", "worse")
+            tail = dict(r, n=r["tail_n"], mean=r["tail_mean"], ci_low=r["tail_ci_low"], ci_high=r["tail_ci_high"],
+                        p_holm=r["tail_p_holm"], wins=r["tail_wins"], losses=r["tail_losses"],
+                        sign_p_holm=r["tail_sign_p_holm"])
+            tail_key = findings.comparison_verdict(tail)[0] if r["tail_n"] else "missing"
+            words += findings.fluctuation_note(r) + findings.tail_note(key, tail_key)
+            rows.append(dict(question=question, claim="difference", model=pair[0], other=pair[1], quantity="test_acc",
+                             **{k: r[k] for k in ("n", "ci_low", "ci_high", "p", "p_holm", "wins", "losses", "sign_p",
+                                                  "sign_p_holm", "fluctuation")},
+                             estimate=r["mean"], tail_estimate=r["tail_mean"], verdict_key=key, verdict=words))
+    for r in ratios:
+        key, words = findings.comparison_verdict(r)
+        rows.append(dict(question=4, claim="ratio", model=r["model"], other="nn", quantity=r["quantity"], n=r["n"],
+                         estimate=math.exp(r["mean"]), ci_low=math.exp(r["ci_low"]), ci_high=math.exp(r["ci_high"]),
+                         **{k: r[k] for k in ("p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm")},
+                         verdict_key=key, verdict=words.replace("[", "on the log scale [")))
+    at = robust[robust["epsilon"] == epsilon]
+    for r in at[at["metric"].isin(CERTIFICATES)].to_dict("records"):
+        rows.append(dict(question=5, claim="certified", model=r["model"], quantity=r["metric"], epsilon=epsilon,
+                         n=r["n"], estimate=r["mean"], ci_low=r["ci_low"], ci_high=r["ci_high"], verdict_key="share",
+                         verdict=findings.share_words(r)))
+    for r in robust_pairs[robust_pairs["epsilon"] == epsilon].to_dict("records"):
+        key, words = findings.comparison_verdict(r, "more", "fewer")
+        rows.append(dict(question=5, claim="difference", model=r["model"], other=r["other"], quantity=r["measure"],
+                         epsilon=epsilon, estimate=r["mean"],
+                         **{k: r[k] for k in ("n", "ci_low", "ci_high", "p", "p_holm", "wins", "losses", "sign_p",
+                                              "sign_p_holm")}, verdict_key=key, verdict=words))
+    for group, lines in findings.fidelity_drift(fidelity).items():
+        key, words = findings.fidelity_verdict(lines["accuracy"], lines["norm"])
+        rows.append(dict(question=6, claim=group, n=1, estimate=lines["accuracy"], tail_estimate=lines["norm"],
+                         verdict_key=key, verdict=words))
+    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
 
 
 def load_reference(path: str) -> dict:
@@ -295,19 +471,27 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataF
     test_over_train = config["test_fraction"] / (1 - config["test_fraction"])
     sweep = sweep_summary(metrics)
     metrics, selection, curves, robustness = (in_cell(frame, cell) for frame in (metrics, selection, curves, robustness))
-    return {
-        "comparison_chosen": comparison_table(metrics, chosen=True),
-        "comparison_notebook": comparison_table(metrics, chosen=False, reference=reference["rows"]),
-        "paired_differences": paired_table(metrics, test_over_train),
+    robustness = usable_points(robustness, metrics)
+    epsilons = config["robustness"]["table_epsilons"]
+    tables = {
+        "comparison_chosen": comparison_table(metrics, True, test_over_train),
+        "comparison_notebook": comparison_table(metrics, False, test_over_train, reference=reference["rows"]),
+        "paired_differences": paired_table(metrics, curves, test_over_train),
         "lambda_selection": lambda_selection(metrics, selection, test_over_train),
-        "convergence": convergence_table(curves),
+        "convergence": convergence_table(curves, metrics),
         "fidelity": fidelity_table(metrics, reference["rows"]),
         "fidelity_settings": settings_differences(config, reference["settings"]),
         "diverged": diverged_table(metrics, selection),
-        "robustness": robustness_table(robustness, config["robustness"]["table_epsilons"]),
+        "robustness": robustness_table(robustness, epsilons, test_over_train),
+        "robustness_paired": robustness_paired(robustness, epsilons, test_over_train),
         "robustness_gap": robustness_gap(robustness),
         "sweep": sweep,
     }
+    # The findings read the middle radius of the robustness table, as its words do.
+    tables["findings"] = findings_table(tables["paired_differences"], quantity_ratios(metrics, test_over_train),
+                                        tables["robustness"], tables["robustness_paired"], tables["fidelity"],
+                                        sorted(epsilons)[len(epsilons) // 2])
+    return tables
 
 
 def run(metrics_path: str, selection_path: str, curves_path: str, robustness_path: str, settings: dict, outputs: dict,

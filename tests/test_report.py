@@ -50,39 +50,37 @@ def cell(table, model, metric):
     return table[(table["model"] == model) & (table["metric"] == metric)].iloc[0]
 
 
-def test_summarise_gives_sample_std_and_a_bootstrap_interval_inside_the_values():
-    s = summarise([1.0, 2.0, 3.0, 4.0, np.nan])
-    # std with ddof 1: sqrt(5/3)
+def test_summarise_gives_sample_std_and_the_corrected_interval_of_an_estimate():
+    s = summarise([1.0, 2.0, 3.0, 4.0, np.nan], test_over_train=1.0)
+    # std with ddof 1: sqrt(5/3); se = sqrt(1/4 + 1)·s, t(0.975, 3) = 3.1824463
     assert s["n"] == 4 and s["mean"] == pytest.approx(2.5)
     assert s["std"] == pytest.approx(1.2909944487)
-    # Two values a < b: the resampled mean is a, (a+b)/2 or b with chance 1/4, 1/2, 1/4, so
-    # the 2.5 % and 97.5 % percentiles are a and b exactly.
-    two = summarise([0.90, 0.93])
-    assert (two["ci_low"], two["ci_high"]) == (0.90, 0.93)
-    # The Student-t interval of three accuracies passed 1 (1.005 in the issue) and that of a
-    # norm fell below 0 (t(0.975, 2) = 4.303: 0.997 ± 0.0072, 4.7 ± 11.0); the bootstrap's
-    # stays within the values.
-    accuracy, norm = summarise([0.99, 1.0, 1.0]), summarise([0.1, 5.0, 9.0])
-    assert 0.99 <= accuracy["ci_low"] <= accuracy["ci_high"] <= 1.0
-    assert 0.1 <= norm["ci_low"] < norm["mean"] < norm["ci_high"] <= 9.0
-    one = summarise([0.7])
+    half = 3.1824463 * math.sqrt(1.25) * 1.2909944487
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.5 - half, 2.5 + half))
+    # Two values: below the minimum, no interval; without test_over_train (a spread), none either.
+    assert math.isnan(summarise([0.90, 0.93], 1.0)["ci_low"]) and math.isnan(summarise([1.0, 2.0, 3.0])["ci_high"])
+    one = summarise([0.7], 1.0)
     assert one["n"] == 1 and one["mean"] == 0.7 and math.isnan(one["std"]) and math.isnan(one["ci_low"])
     assert summarise([])["n"] == 0
 
 
 def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
-    table = tables.comparison_table(metrics, chosen=False)
+    table = tables.comparison_table(metrics, chosen=False, test_over_train=1.0)
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 2 and frob["n_diverged"] == 1
     assert frob["mean"] == pytest.approx(0.915) and frob["std"] == pytest.approx(0.0212132034)
-    assert (frob["ci_low"], frob["ci_high"]) == (0.90, 0.93)  # two values: the bootstrap gives both ends
+    assert math.isnan(frob["ci_low"])  # two values: fewer than an interval needs
+    # Three seeds: the accuracies get the corrected interval, the norms (a spread) none.
+    nn = cell(table, "nn", "test_acc")
+    assert nn["n"] == 3 and nn["ci_low"] < nn["mean"] < nn["ci_high"]
+    assert math.isnan(cell(table, "nn", "mix_norm")["ci_low"])
     assert frob["lam"] == "0.005"
     assert cell(table, "rf", "test_acc")["n"] == 3 and cell(table, "rf", "grad")["n"] == 0
     assert list(dict.fromkeys(table["model"])) == ["rf", "nn", "nn_frob", "nn_mix"]
 
 
 def test_chosen_comparison_uses_the_selected_rows(metrics):
-    table = tables.comparison_table(metrics, chosen=True)
+    table = tables.comparison_table(metrics, chosen=True, test_over_train=1.0)
     frob = cell(table, "nn_frob", "test_acc")
     assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and frob["lam"] == "0.01"
     assert table["notebook"].isna().all() and not table["per_lambda"].any()
@@ -93,7 +91,7 @@ def test_chosen_comparison_never_averages_a_norm_across_lambda(metrics):
     the accuracy over all seeds and no norm; each λ has a row of its own with its seeds."""
     metrics.loc[(metrics["seed"] == 2) & (metrics["model"] == "nn_frob"), "selected"] = False
     metrics.loc[len(metrics)] = {**network_rows("nn_frob", 0.02, 2, 0.8, selected=True), "mix_norm": 4.0}
-    table = tables.comparison_table(metrics, chosen=True)
+    table = tables.comparison_table(metrics, chosen=True, test_over_train=1.0)
     frob = table[table["model"] == "nn_frob"].set_index(["lam", "metric"])
     assert frob.loc[("0.01 (2×), 0.02 (1×)", "test_acc"), "mean"] == pytest.approx((0.5 + 0.6 + 0.8) / 3)
     # The old table averaged the norm to (2 + 2 + 4)/3 over different λ.
@@ -109,7 +107,7 @@ def test_notebook_grad_stands_beside_its_own_variant_only(metrics):
     the true gradient (and the spectral bound, which it never printed) has no value."""
     reference = [dict(model="nn", phase="after", train_acc=1.0, test_acc=0.884, grad=10.911, mix_norm=40.103,
                       frob_bound=56.739)]
-    table = tables.comparison_table(metrics, chosen=False, reference=reference)
+    table = tables.comparison_table(metrics, chosen=False, test_over_train=1.0, reference=reference)
     assert cell(table, "nn", "grad_notebook")["notebook"] == 10.911
     assert math.isnan(cell(table, "nn", "grad")["notebook"]) and math.isnan(cell(table, "nn", "spectral_bound")["notebook"])
     assert cell(table, "nn", "spectral_bound")["mean"] == 2.5

@@ -113,6 +113,10 @@ def test_the_test_set_is_never_used_for_any_choice():
         np.testing.assert_array_equal(weights[key], weights2[key])
     pd.testing.assert_frame_equal(validation, validation2)
     assert validation["selected"].sum() == 2
+    # ``selected`` marks the chosen λ's network after training, and nothing else.
+    chosen = set(zip(validation.model[validation.selected], validation.lam[validation.selected]))
+    assert set(zip(networks.model[networks.selected], networks.lam[networks.selected])) == chosen
+    assert (networks.loc[networks.selected, "phase"] == "after").all()
     pd.testing.assert_frame_equal(networks.drop(columns=TEST_COLUMNS), networks2.drop(columns=TEST_COLUMNS))
     assert not np.allclose(networks["test_acc"], networks2["test_acc"]), "the test set was not replaced"
     # The baselines are fitted on the training set alone.
@@ -135,6 +139,7 @@ def test_data_protocol_ignores_the_test_labels():
         np.testing.assert_array_equal(arrays[key], arrays2[key])
 
 
+@pytest.mark.slow
 def test_k_fold_selection_runs_end_to_end_and_the_report_says_what_it_changed(sweep_study):
     """The sweep study chooses λ by 3-fold cross-validation: every penalty has one k-fold
     and one hold-out choice per cell and seed, and the report's words on what k-fold

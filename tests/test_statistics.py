@@ -18,6 +18,7 @@ import tables
 import theory_hessian as th
 from normbound import NETWORKS, PENALTY
 from normbound.summary import paired_difference
+from test_findings import NO_CURVES
 
 
 def test_corrected_resampled_t_by_hand():
@@ -63,7 +64,7 @@ def test_paired_table_differences_seed_by_seed_and_drops_diverged_pairs():
     metrics = metrics_frame({("svc", None): [0.95, 0.94, 0.96], ("nn", 0.0): [0.90, 0.88, 0.89],
                              ("nn_frob", 0.005): [0.96, 0.95, np.nan], ("nn_frob", 0.01): [0.97, 0.93, 0.97],
                              ("nn_mix", 0.025): [0.95, 0.96, 0.96], ("nn_mix", 0.05): [0.96, 0.95, 0.98]})
-    table = tables.paired_table(metrics, 1.0).set_index(["lambda_choice", "model", "other"])
+    table = tables.paired_table(metrics, NO_CURVES, 1.0).set_index(["lambda_choice", "model", "other"])
     assert list(dict.fromkeys(table.index.get_level_values(0))) == ["chosen", "notebook"]
     chosen = table.loc[("chosen", "nn_frob", "nn_mix")]
     assert chosen["n"] == 3 and chosen["mean"] == pytest.approx((0.01 - 0.02 - 0.01) / 3)
@@ -136,8 +137,13 @@ def test_convergence_measures_the_last_objective_against_the_lowest_logged():
         # the networks of the validation runs do not count
         + [dict(seed=0, model="nn_frob", lam=0.005, notebook_lambda=True, subset="fit", step=300, objective=9.0,
                 mix_norm=1.0)])
-    row = tables.convergence_table(curves).iloc[0]
+    flags = pd.DataFrame([dict(seed=seed, model="nn_frob", lam=lam, phase="after", diverged=diverged, converged=converged)
+                          for seed, lam, diverged, converged in [(0, 0.005, False, False), (1, 0.005, False, True),
+                                                                 (0, 0.05, False, True), (1, 0.05, True, False)]])
+    row = tables.convergence_table(curves, flags).iloc[0]
     assert row["networks"] == 3
+    # One of the four did not converge; the diverged one is counted apart, not as that.
+    assert row["not_converged"] == 1 and row["converged_share"] == pytest.approx(0.75)
     assert row["median_excess"] == pytest.approx(0.201 / 0.20 - 1) and row["max_excess"] == pytest.approx(0.1)
     assert row["share_above"] == pytest.approx(1 / 3)
     # the notebook λ's mean over seeds: 0.21, 0.19, 0.1995 -> lowest at step 200

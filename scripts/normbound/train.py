@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import PENALTY
-from .model import init_network, measure, output_signs, penalty
+from .model import SCHATTEN_P, init_network, measure, output_signs, penalty
 
 log = logging.getLogger("normbound")
 
@@ -36,23 +36,14 @@ def pick_device(name: str) -> torch.device:
 
 
 # The comparators' penalties, whose gradient takes operations beyond the notebook's
-# penalties' step: a power iteration (spec) and two more matrix products (grad). Each
-# comparator's networks train in chunks of their own, after the others, and a chunk runs
-# only its own penalty's operations (a Python tuple names them: neither the eager step nor
-# the compiled graph holds the others'). So the notebook's networks' results stay bit for
-# bit what they were before the comparators existed, and a spectral network does not pay
-# for the gradient penalty's two matrix products, nor a gradient one for the power iteration.
+# penalties' step: a few small matrix products each (spec: powers of the d × d Gram
+# matrix; grad: the input gradients). Each comparator's networks train in chunks of their
+# own, after the others, and a chunk runs only its own penalty's operations (a Python tuple
+# names them: neither the eager step nor the compiled graph holds the others'). So the
+# notebook's networks' results stay bit for bit what they were before the comparators
+# existed, and a spectral network does not pay for the gradient penalty's products, nor a
+# gradient one for the spectral penalty's.
 COMPARATORS = ("spec", "grad")
-# The spectral penalty's power iteration runs 2**POWER_SQUARINGS iterations per step (by
-# repeated squaring, see spectral_penalty). One iteration per step was not enough: the
-# penalty lowers the top singular value until the next ones meet it (σ2/σ1 reached 0.93-0.99
-# within 200 steps), where one iteration converges too slowly to follow which direction is
-# on top, while Adam (steps of lr per weight) moves W by up to lr·sqrt(h·d) a step. Over
-# 1000 steps of seed 0 (λ = 0.005, 0.05, 0.5, float64) the networks then ended with ||W||_2
-# 2.2-3.5 times that of training with the exact SVD; with 32 iterations per step, 0.76-1.17
-# times, about as far as converged power iteration gets from the SVD once the top singular
-# values meet (tests/test_training.py).
-POWER_SQUARINGS = 5
 
 
 def held_out_part(subset: str) -> int:
@@ -172,7 +163,7 @@ def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
-def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
+def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
     """The batched objective and its hand-derived gradient (no autograd graph).
 
     ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
@@ -183,8 +174,8 @@ def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
     term the mean over its own training points. ``lam``: per penalty name, λ per network
     (:meth:`Grid.tensors`). ``comparators`` (a Python tuple of penalty names) adds those
-    comparators' penalties (:func:`spectral_penalty`, which moves the power iteration's
-    persistent ``vector`` on, and :func:`gradient_penalty`); the others are not computed at all.
+    comparators' penalties (:func:`spectral_penalty`, :func:`gradient_penalty`); the others
+    are not computed at all.
     Returns the objective ``(M,)`` and ``dP (M, h, d+1)``.
     """
     M, h, d1 = P.shape
@@ -201,7 +192,7 @@ def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     mix = torch.where(lam["mix"] > 0, lam["mix"] * (col_l1**2).sum((1, 2)), 0.0)
     objective = loss + frob + mix
     for name in comparators:
-        value, gradient = (spectral_penalty(W, vector, lam["spec"]) if name == "spec"
+        value, gradient = (spectral_penalty(W, lam["spec"]) if name == "spec"
                            else gradient_penalty(W, A, s, weights, lam["grad"]))
         objective = objective + value
         dW = dW + gradient
@@ -209,36 +200,38 @@ def objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators):
     return objective, dP
 
 
-def spectral_penalty(W, vector, lam):
-    """λ·h·||W||_2² per network and its gradient 2λh·σ·u vᵀ, by power iteration from the
-    last step's singular vectors ``vector`` (updated in place).
+def spectral_penalty(W, lam, p=SCHATTEN_P):
+    """λ·h·||W||_{S_p}² per network, the squared Schatten-p norm (:func:`normbound.model.
+    schatten_norm`, p = :data:`~normbound.model.SCHATTEN_P`), and its exact gradient.
 
-    Written for the smaller side: with ``T`` = W, or Wᵀ when W is wider than tall, and
-    ``vector (M, q)`` on T's q columns, the Gram matrix B = TᵀT (q × q) is squared
-    :data:`POWER_SQUARINGS` times (normalised each time: no overflow), so that
-    x = B^(2^k) x_old/||·|| is 2^k power iterations at the cost of k small matrix products;
-    then σ = ||Tx|| and the gradient is 2λh·(Tx)xᵀ (transposed back). A fixed sequence of
-    operations, so it compiles and runs inside a CUDA graph."""
-    h = W.shape[1]
-    T = W if W.shape[2] <= W.shape[1] else W.transpose(1, 2)
-    B = torch.bmm(T.transpose(1, 2), T)
-    for _ in range(POWER_SQUARINGS):
-        B = B / B.square().sum((1, 2), keepdim=True).sqrt()
-        B = torch.bmm(B, B)
-    x = torch.bmm(B, vector[:, :, None]).squeeze(2)
-    x = x / x.norm(dim=1, keepdim=True)
-    vector.copy_(x)
-    Tx = torch.bmm(T, x[:, :, None]).squeeze(2)
-    value = torch.where(lam > 0, lam * h * Tx.square().sum(1), 0.0)
-    gradient = (2 * h) * lam[:, None, None] * Tx[:, :, None] * x[:, None, :]
-    return value, gradient if T is W else gradient.transpose(1, 2)
+    Why not λ·h·||W||_2² itself: ||W||_2 is not differentiable where the top singular values
+    tie, and the penalty drives W there (it lowers σ1 until σ2, σ3, ... meet it). Its
+    gradient 2λh·σ1 u1 v1ᵀ then turns to whichever direction is on top at this step, and
+    Adam, which moves every weight by about lr whatever the gradient's size, turns that into
+    oscillation: with it (from a persistent power iteration) nn_spec did not settle at
+    λ = 0.1 (||W||_Mix swung by a median 319 % over the last 2000 of 10 000 steps) and at
+    λ = 1 its objective rose from 1.8 at step 50 to 5.8. ||W||_{S_p} = tr(B^(p/2))^(1/p),
+    B = WᵀW, lies between ||W||_2 and rank^(1/p)·||W||_2, and is smooth where W != 0: where
+    singular values tie it pushes all of them down together.
 
-
-def top_singular_vector(W: torch.Tensor) -> torch.Tensor:
-    """The exact start of :func:`spectral_penalty`'s power iteration for ``W (h, d)``: the
-    top singular vector on its smaller side (right if d <= h, else left)."""
-    U, _, Vh = torch.linalg.svd(W.double(), full_matrices=False)
-    return Vh[0] if W.shape[1] <= W.shape[0] else U[:, 0]
+    The gradient is ∂||W||_{S_p}²/∂W = 2 W B^(p/2-1) / tr(B^(p/2))^(1-2/p), on the d × d Gram
+    matrix (d = 30 inputs), whatever h: B is scaled by its trace ||W||_F² first (the ratio
+    is unchanged: no overflow, and every power has entries at most 1), then B^(p/4) by
+    log2(p) - 2 squarings, the power B^(p/4-1) collected along the way, and tr(B^(p/2)) =
+    ||B^(p/4)||_F² since B is symmetric. p = 8: four small matrix products, no state from
+    step to step; a fixed sequence of operations, so it compiles and runs in a CUDA graph."""
+    h, tiny = W.shape[1], torch.finfo(W.dtype).tiny
+    B = torch.bmm(W.transpose(1, 2), W)
+    # The traces are at least the smallest normal float: W = 0 gives 0, not 0/0.
+    scale = B.diagonal(dim1=1, dim2=2).sum(1).clamp_min(tiny)  # ||W||_F²
+    Q, R = B / scale[:, None, None], None  # Q: B^(2^i) (scaled); R: the product of those before
+    for _ in range(p.bit_length() - 3):
+        R = Q if R is None else torch.bmm(R, Q)
+        Q = torch.bmm(Q, Q)
+    trace = Q.square().sum((1, 2)).clamp_min(tiny)  # tr(B^(p/2)) of the scaled B
+    value = torch.where(lam > 0, lam * h * scale * trace ** (2 / p), 0.0)
+    power = Q if R is None else torch.bmm(R, Q)  # B^(p/2 - 1), scaled
+    return value, (2 * h) * (lam / trace ** (1 - 2 / p))[:, None, None] * torch.bmm(W, power)
 
 
 def gradient_penalty(W, mask, s, weights, lam):
@@ -258,16 +251,16 @@ def gradient_penalty(W, mask, s, weights, lam):
     return value, 2 * lam[:, None, None] * torch.bmm(a, wG.transpose(1, 2))
 
 
-def training_step(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, step_size, bias2_sqrt, k, first_bad):
+def training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, step_size, bias2_sqrt, k, first_bad):
     """One step for all networks: gradient, Adam on the flat buffer, and divergence
     bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
-    objective, dP = objective_and_gradient(P, vector, s, X1, X1t, t, weights, lam, comparators)
+    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators)
     adam_update(P, dP, m, v, step_size, bias2_sqrt)
     first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
     return objective
 
 
-def training_steps(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, schedule, first_bad):
+def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, first_bad):
     """``len(schedule)`` consecutive steps in one call, step i reading its Adam scalars from
     row i of ``schedule`` (rows of :func:`adam_schedule`): exactly the operations of that
     many :func:`training_step` calls, in the same order. Returns the last objective.
@@ -276,7 +269,7 @@ def training_steps(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, sc
     that replays K steps per launch; on the CPU it runs with K = 1 by default (see
     :func:`train_grid`)."""
     for i in range(schedule.shape[0]):
-        objective = training_step(P, m, v, vector, s, X1, X1t, t, weights, lam, comparators, *schedule[i], first_bad)
+        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, *schedule[i], first_bad)
     return objective
 
 
@@ -336,7 +329,7 @@ def captured(fn, args: tuple, first_bad: torch.Tensor, rows: torch.Tensor):
     Two warm-up calls on a side stream first (they compile, and set up cuBLAS and the
     allocator outside the capture); they train, so the state is restored afterwards."""
     schedule = rows.clone()
-    state = (*args[:4], first_bad)  # P, m, v, the power iteration's vectors and first_bad change in place
+    state = (*args[:3], first_bad)  # P, m, v and first_bad change in place
     saved = [x.clone() for x in state]
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -390,11 +383,8 @@ def train_grid(
     s = output_signs(hidden, dtype).to(dev)
     lam, weights = grid.tensors(tensors["is_validation"], dtype)
     m, v = torch.zeros_like(P), torch.zeros_like(P)
-    # The power iteration starts from the exact top singular vector of the shared initial
-    # W, so the spectral penalty is exact at step 1 and then only has to follow W.
-    vector = top_singular_vector(W0).to(dev, dtype).expand(len(grid), -1).contiguous()
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
-    args = (P, m, v, vector, s, X1, X1t, t, weights, lam, grid.comparators)
+    args = (P, m, v, s, X1, X1t, t, weights, lam, grid.comparators)
     fn = compiled_training_steps() if compile_step else training_steps
     if dev.type == "cuda":
         graphs = {}
@@ -446,8 +436,9 @@ def train_grid(
 class ReferenceNetwork(torch.nn.Module):
     """The notebook's classifier, one network at a time, trained with autograd and
     ``torch.optim.Adam`` -- the plain loop the batched trainer is tested against.
-    ``lam``: penalty name -> λ (none: the unregularised network). The spectral penalty is
-    differentiated through the exact SVD, the gradient penalty by double back-propagation
+    ``lam``: penalty name -> λ (none: the unregularised network). The spectral penalty (the
+    Schatten norm) is differentiated through the singular values (``torch.linalg.svdvals``),
+    not the batched trainer's matrix powers, the gradient penalty by double back-propagation
     (the input gradient computed with ``create_graph=True``, then differentiated again)."""
 
     def __init__(self, seed, inputs, hidden, init_scale=0.1, lam=None):

@@ -71,8 +71,8 @@ ENV = "../../environment.yml"
 
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
-TABLE_NAMES = ["comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
-               "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_gap"]
+TABLE_NAMES = ["findings", "comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
+               "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_paired", "robustness_gap"]
 FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
                 "lambda_chosen", "robustness_curves"]
 # The sweep section's, when a sweep axis has several values (names start with "sweep": a

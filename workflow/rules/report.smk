@@ -29,9 +29,10 @@ THEORY_FILES = {
 
 
 rule tables:
-    """Comparison tables (mean, sd, n, 95 % bootstrap interval over seeds), paired
-    differences, λ selection, convergence, seed 0 against the notebook, and the diverged
-    networks, of the report's cell; in a sweep, every cell's headline quantities."""
+    """The findings; comparison tables (mean, sd, n, the accuracies' corrected interval over
+    seeds), paired differences, λ selection, convergence, seed 0 against the notebook, the
+    diverged networks and robustness, of the report's cell; in a sweep, every cell's
+    headline quantities."""
     input:
         metrics=rules.aggregate.output.metrics,
         selection=rules.aggregate.output.selection,
@@ -77,6 +78,7 @@ rule figures:
         notebook_lambdas=config["notebook_lambdas"],
         cell=REPORT_CELL,
         epsilons=config["robustness"]["epsilons"],
+        test_fraction=config["test_fraction"],
     log:
         f"{LOGS}/figures.log",
     threads: 1
