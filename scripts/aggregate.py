@@ -33,13 +33,13 @@ from normbound import MODELS, PENALTY, SWEEP_AXES, config, io
 # The columns of each output, in order (documented in the README).
 METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc",
                    "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",
-                   "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step"]
+                   "mix_norm", "frob_bound", "spectral_bound", "diverged", "diverged_step", "converged"]
 SELECTION_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "val_acc", "val_loss", "diverged",
                      "diverged_step", "selected"]
 # With k-fold selection (validation_folds >= 2), the hold-out's scores and choice beside it.
 HOLDOUT_COLUMNS = ["holdout_val_acc", "holdout_val_loss", "holdout_selected"]
 ROBUSTNESS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "point", "correct", "radius_mix",
-                      "radius_spectral", "radius_frob", "radius_local", "distance"]
+                      "radius_spectral", "radius_frob", "radius_local", "radius_kernel", "distance"]
 CURVES_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "notebook_lambda", "subset", "step", "objective", "train_loss",
                   "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound"]
 # Models in the study's order, phases in time order; everything else sorts as is.

@@ -200,7 +200,8 @@ TEX = Format(escape=latex_escape, math=lambda tex, display: rf"\[ {tex} \]" if d
              between_blocks="\n\n", safe=LatexSafe)
 FORMATS = {"html": HTML, "tex": TEX}
 
-NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
+# A number a value may be inside $...$: as Python prints it, 5e-05 included.
+NUMBER = re.compile(r"(?P<mantissa>[-+]?(\d+\.?\d*|\.\d+))([eE](?P<exponent>[-+]?\d+))?")
 INLINE = re.compile(r"""\ue000(?P<value>\d+)\ue001       # a value (VALUE_START, its index, VALUE_END)
                       | \$(?P<math>[^$]+)\$
                       | \*\*(?P<strong>.+?)\*\*
@@ -267,12 +268,17 @@ def run(text: str, values: list, markup: Format) -> str:
 
 
 def equation(tex: str, values: list) -> str:
-    """An equation's TeX with its values put back: plain numbers only, which are TeX as they are."""
+    """An equation's TeX with its values put back: numbers only, in e-notation written as a
+    power of ten."""
     def put_back(match):
         value = values[int(match.group(1))]
-        if not NUMBER.fullmatch(value):
+        number = NUMBER.fullmatch(value)
+        if not number:
             raise ValueError(f"only a number can stand inside $...$, not {value!r}")
-        return value
+        if number["exponent"] is None:
+            return value
+        # 5e-05 -> 5 \times 10^{-5}: TeX would read the e as a variable.
+        return rf"{number['mantissa']} \times 10^{{{int(number['exponent'])}}}"
 
     return VALUE.sub(put_back, tex)
 

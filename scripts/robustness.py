@@ -4,16 +4,19 @@
 certificate guarantees and the distance at which the attack found a misclassified point.
 
 Writes one row per classifier and test point: ``correct`` (sign(f) = t in float64),
-``radius_mix``, ``radius_spectral``, ``radius_frob`` (the global bounds),
-``radius_local`` (the local certificate; all four empty for the SVC, which has none) and
-``distance`` (the attack's; 0 for a misclassified point, inf where no misclassified
-point was found). Distances are L2 in the normalised input space.
+``radius_mix``, ``radius_spectral``, ``radius_frob`` (the networks' global bounds),
+``radius_local`` (the networks' local certificate), ``radius_kernel`` (the SVC's global
+bound, |F(x)|/L with L = √(2γ/e)·Σ_i|α_i|) and ``distance`` (the attack's; 0 for a
+misclassified point, inf where no misclassified point was found). A certificate column is
+empty for the classifiers it does not apply to: the four network radii for the SVC,
+``radius_kernel`` for the networks. Distances are L2 in the normalised input space.
 
 The random forest is left out: it is piecewise constant, so it has no gradient to attack
 and no Lipschitz constant to certify with (README, "The study").
 
 A certified radius larger than the attack's distance would be a contradiction, so the job
-fails on one, as training fails on a violated bound chain: it would mean a bug.
+fails on one, for the networks and the SVC alike, as training fails on a violated bound
+chain: it would mean a bug.
 
 By hand:  python scripts/robustness.py --seed 0 --data results/data/seed0.npz \\
               --networks results/seed0/networks.csv --weights results/seed0/weights.npz \\
@@ -36,7 +39,8 @@ from normbound.robust import Networks, RBFMachine, attack, global_radius, local_
 # Lipschitz constant it divides by (measured by train_networks in float64 from the same
 # weights: the report's norms and these radii use one number).
 GLOBAL = {"radius_mix": "mix_norm", "radius_spectral": "spectral_bound", "radius_frob": "frob_bound"}
-RADII = (*GLOBAL, "radius_local")
+# Every certificate's column: the networks' (global, local) and the SVC's.
+RADII = (*GLOBAL, "radius_local", "radius_kernel")
 log = logging.getLogger("normbound")
 COLUMNS = ["seed", "model", "lam", "point", "correct", *RADII, "distance"]
 
@@ -78,20 +82,23 @@ def network_robustness(data, networks, weights, restarts, steps, generator) -> p
 
 
 def svc_robustness(data, svc, restarts, steps, generator) -> pd.DataFrame:
-    """Attack distances of the RBF SVC, one row per test point (no certificate)."""
+    """The RBF SVC's certified radius |F(x)|/L (:attr:`RBFMachine.lipschitz`) and attack
+    distances, one row per test point."""
     machine = RBFMachine(torch.as_tensor(svc["support"]), torch.as_tensor(svc["coef"]), float(svc["gamma"]),
                          float(svc["intercept"]))
     X, t = torch.as_tensor(data["X_test"]), torch.as_tensor(data["t_test"])
+    f = machine.value(X)
     distance, _ = attack(machine, X, t, restarts, steps, generator)
-    return pd.DataFrame(dict(model="svc", lam=np.nan, point=np.arange(len(X)),
-                             correct=(torch.sign(machine.value(X)) == t).numpy(), distance=distance.numpy()))
+    return pd.DataFrame(dict(model="svc", lam=np.nan, point=np.arange(len(X)), correct=(torch.sign(f) == t).numpy(),
+                             radius_kernel=global_radius(f, t, torch.tensor(machine.lipschitz, dtype=f.dtype)).numpy(),
+                             distance=distance.numpy()))
 
 
 def broken_certificates(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``table`` where the attack's distance lies inside a certified radius,
     once per certificate broken (column ``certificate``)."""
-    distance = torch.tensor(table["distance"].to_numpy())
-    return pd.concat([table[violations(torch.tensor(table[r].to_numpy()), distance).numpy()].assign(certificate=r)
+    distance = torch.tensor(table["distance"].to_numpy(float))
+    return pd.concat([table[violations(torch.tensor(table[r].to_numpy(float)), distance).numpy()].assign(certificate=r)
                       for r in RADII])
 
 
@@ -104,16 +111,16 @@ def robustness(data, seed, networks=None, weights=None, svc=None, *, restarts, s
     parts = []
     if networks is not None:
         parts.append(network_robustness(data, networks, weights, restarts, steps, generator))
-        broken = broken_certificates(parts[-1])
-        if len(broken):
-            raise RuntimeError(f"seed {seed}: the attack found misclassified points inside a certified radius:\n"
-                               f"{broken.to_string()}")
     if svc is not None:
         parts.append(svc_robustness(data, svc, restarts, steps, generator))
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    table = pd.concat(parts, ignore_index=True).reindex(columns=COLUMNS) if parts else pd.DataFrame(columns=COLUMNS)
+    broken = broken_certificates(table)
+    if len(broken):
+        raise RuntimeError(f"seed {seed}: the attack found misclassified points inside a certified radius:\n"
+                           f"{broken.to_string()}")
     log.info("seed %d: %d classifiers, %d test points, in %.2f s", seed, table["model"].nunique(), len(data["X_test"]),
              time.perf_counter() - start)
-    return table.assign(seed=seed).reindex(columns=COLUMNS)
+    return table.assign(seed=seed)
 
 
 def run(data_path, seed, out, settings, networks_path=None, weights_path=None, svc_path=None, threads=None):

@@ -433,11 +433,11 @@ def findings_table(paired: pd.DataFrame, ratios: list, robust: pd.DataFrame, rob
                                                   "sign_p_holm", "fluctuation")},
                              estimate=r["mean"], tail_estimate=r["tail_mean"], verdict_key=key, verdict=words))
     for r in ratios:
-        key, words = findings.comparison_verdict(r)
+        key, words = findings.comparison_verdict(r, bound=findings.log_ratio, null="×1")
         rows.append(dict(question=4, claim="ratio", model=r["model"], other="nn", quantity=r["quantity"], n=r["n"],
                          estimate=math.exp(r["mean"]), ci_low=math.exp(r["ci_low"]), ci_high=math.exp(r["ci_high"]),
                          **{k: r[k] for k in ("p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm")},
-                         verdict_key=key, verdict=words.replace("[", "on the log scale [")))
+                         verdict_key=key, verdict=words))
     at = robust[robust["epsilon"] == epsilon]
     for r in at[at["metric"].isin(CERTIFICATES)].to_dict("records"):
         rows.append(dict(question=5, claim="certified", model=r["model"], quantity=r["metric"], epsilon=epsilon,

@@ -14,6 +14,9 @@ Writes ``networks.csv`` (one row per network and phase before/after, every measu
 column, ``selected`` true at the chosen λ), ``validation.csv`` (the fit networks'
 validation scores), ``curves.csv`` and ``weights.npz``. A network whose objective became
 NaN or infinite is kept with ``diverged`` true and the step it happened; the job goes on.
+``converged`` says whether the network's training objective settled
+(:func:`normbound.train.converged`, from its curve; false for a diverged network and on the
+before-training rows, empty when no curves were recorded).
 A violated bound chain (beyond float tolerance) fails the job: it would mean a bug.
 
 Denormal floats are flushed to zero in this process: on Intel CPUs arithmetic on them
@@ -68,6 +71,9 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
         result = train_grid(chunk, view, seed, hidden, steps, lr, init_scale, str(dev),
                             curve_every, compile_step, progress_seconds=20, lr_schedule=lr_schedule)
         diverged = result.diverged_step >= 0
+        # Converged: by the training curve (normbound.train.converged), never where the
+        # network diverged; before training, no network has; empty without curves.
+        settled = None if result.converged is None else ~diverged & result.converged
         for phase, m in (("before", result.before), ("after", result.after)):
             ok = {k: np.where(diverged, np.nan, v) for k, v in m.items()} if phase == "after" else m
             bad = bound_violations(ok)
@@ -77,7 +83,8 @@ def train_seed(data, seed, models, hidden, init_scale, lr, steps, lambdas, curve
                 rows.append(dict(seed=seed, model=chunk.models[i], lam=chunk.lams[i], subset=chunk.subsets[i],
                                  phase=phase, **{k: float(m[k][i]) for k in (*MEASURES, "val_acc", "val_loss")},
                                  diverged=bool(diverged[i]),
-                                 diverged_step=int(result.diverged_step[i]) if diverged[i] else None))
+                                 diverged_step=int(result.diverged_step[i]) if diverged[i] else None,
+                                 converged=None if settled is None else bool(phase == "after" and settled[i])))
         curves += [dict(seed=seed, **c) for c in result.curves]
         weights["W"].append(result.W.numpy())
         weights["b"].append(result.b.numpy())

@@ -35,6 +35,15 @@ def test_metrics_flag_diverged_networks_with_their_step(metrics):
     assert after.loc[["nn", "rf", "svc"], "diverged_step"].isna().all()
 
 
+def test_diverged_networks_are_not_converged(metrics):
+    """``converged`` is false for a diverged network (and before training), empty for the
+    baselines, which have no training curve."""
+    after = metrics[metrics.phase == "after"].set_index("model")
+    assert (after.loc[PENALISED, "converged"] == False).all()  # noqa: E712  (not NaN either)
+    assert (metrics[metrics.phase == "before"].converged == False).all()  # noqa: E712
+    assert after.loc[["rf", "svc"], "converged"].isna().all()
+
+
 def test_validation_networks_diverge_at_the_same_step_and_none_is_selected(selection):
     assert sorted(selection.model) == PENALISED
     assert selection.diverged.astype(bool).all() and (selection.diverged_step == DIVERGED_STEP).all()

@@ -39,6 +39,7 @@ def study():
     # Robustness: 4 test points per seed; the networks' radii and distances, the SVC's distances only.
     robustness = pd.DataFrame([dict(seed=seed, model=model, lam=lam, point=point, correct=True,
                                     **{c: math.nan if model == "svc" else 0.2 * point for c in RADII},
+                                    radius_kernel=0.1 * point if model == "svc" else math.nan,
                                     distance=0.3 * point + 0.1 * seed)
                                for seed in (0, 1) for model, lam in (("svc", math.nan), ("nn", 0.0), ("nn_mix", 0.025))
                                for point in range(4)])
@@ -99,8 +100,8 @@ def test_robustness_curves_have_a_panel_per_classifier_and_bands_inside_zero_one
     fig = draw("robustness_curves", study)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["SVC", "NN", "NN+Mix (λ: 0.025)"]
-    # The SVC has no certificate: the attack's curve alone; a network has all five.
-    assert [len(ax.get_lines()) for ax in panels] == [1, 5, 5]
+    # The SVC has its kernel certificate and the attack's curve; a network its four and the attack's.
+    assert [len(ax.get_lines()) for ax in panels] == [2, 5, 5]
     for ax in panels:
         for band in ax.collections:
             y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])

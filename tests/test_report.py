@@ -181,6 +181,14 @@ def test_words_print_values_literally_and_equations_in_each_format():
             make_report.convert(make_report.words_environment(TEMPLATES).from_string(bad).render(v="x"), "html")
 
 
+def test_a_small_lambda_in_an_equation_is_a_power_of_ten():
+    """Python prints 5e-05 for a λ the schema accepts: inside $...$ it is 5 × 10^-5 in both
+    formats, not a crash nor an "e" read as a variable."""
+    words = make_report.words_environment(TEMPLATES).from_string("$\\lambda = {{ v }}$").render(v=5e-05)
+    assert make_report.convert(words, "tex") == r"$\lambda = 5 \times 10^{-5}$"
+    assert "<msup><mn>10</mn>" in make_report.convert(words, "html")
+
+
 def test_layouts_hold_no_sentences():
     """The report's sentences live in the words' templates, written once for both formats;
     the layouts (report/*.html.j2, *.tex.j2) hold only headings and short labels."""

@@ -10,9 +10,10 @@ import torch
 from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
 import normbound.train
-from normbound.model import bound_violations, input_gradients, measure, output_signs, spectral_norm
+from normbound.model import (SCHATTEN_P, bound_violations, frobenius_norm, input_gradients, measure, output_signs,
+                             schatten_norm, spectral_norm)
 from normbound.train import (NoCudaError, Grid, ReferenceNetwork, curve_steps, objective_and_gradient, pick_device,
-                             step_ranges, to_tensors, top_singular_vector, train_grid, train_reference)
+                             spectral_penalty, step_ranges, to_tensors, train_grid, train_reference)
 from train_baselines import train_baselines
 from train_networks import train_seed
 
@@ -224,6 +225,21 @@ def test_divergence_is_flagged_and_does_not_stop_the_grid(seed0):
     assert after.loc["nn_frob", "diverged"] and after.loc["nn_mix", "diverged"]
     assert 1 <= after.loc["nn_frob", "diverged_step"] <= 30
     assert not validation[validation.diverged].selected.any()
+    # A diverged network has not converged; no network has before training.
+    assert not after.loc[["nn_frob", "nn_mix"], "converged"].any()
+    assert not networks[networks.phase == "before"].converged.any()
+    assert networks.converged.map(type).eq(bool).all()
+
+
+def test_converged_is_in_the_networks_table_and_empty_without_curves(seed0):
+    """``converged`` (normbound.train.converged on the network's curve) is true for the
+    networks that settled; without curves it cannot be judged and is left empty."""
+    settings = {**SETTINGS, "models": ["nn", "nn_frob"], "lambdas": {"frob": [0.005]}, "steps": 300, "compile": False}
+    networks = train_seed(seed0, 0, **settings)[0]
+    assert networks.columns[-1] == "converged"
+    assert networks[networks.phase == "after"].converged.tolist() == [True, True]
+    assert networks[networks.phase == "before"].converged.tolist() == [False, False]
+    assert train_seed(seed0, 0, **{**settings, "curve_every": 0})[0].converged.isna().all()
 
 
 def test_progress_is_logged_with_step_elapsed_and_remaining(seed0, caplog):
@@ -259,17 +275,17 @@ def random_problem(models, lams, seed=0, h=12, d=5, n=40):
     return grid, P, X, t, is_validation
 
 
-def batched_gradient(grid, P, X, t, is_validation, vector):
+def batched_gradient(grid, P, X, t, is_validation):
     """The batched trainer's objective and hand-derived gradient ``dP``."""
     X1 = torch.cat([X, torch.ones_like(X[:, :1])], 1)
     lam, weights = grid.tensors(is_validation, torch.float64)
     s = output_signs(P.shape[1], torch.float64)
-    return objective_and_gradient(P.clone(), vector, s, X1, X1.T.contiguous(), t, weights, lam, grid.comparators)
+    return objective_and_gradient(P.clone(), s, X1, X1.T.contiguous(), t, weights, lam, grid.comparators)
 
 
 def autograd_gradient(model, lam, P, X, t):
     """The reference loop's objective of one network on its own points and its gradient by
-    autograd (double back-propagation for nn_grad, the SVD for nn_spec), as ``dP``."""
+    autograd (double back-propagation for nn_grad, the singular values for nn_spec), as ``dP``."""
     net = ReferenceNetwork(0, X.shape[1], P.shape[0], lam={normbound.PENALTY[model]: lam}).double()
     with torch.no_grad():
         net.layer.weight.copy_(P[:, :-1])
@@ -294,77 +310,72 @@ def test_gradient_penalty_gradient_matches_double_backpropagation():
     objective equal autograd's double back-propagation, for several networks and λ on both
     training subsets (each network on its own points)."""
     grid, P, X, t, is_validation = random_problem(["nn_grad"] * 4, [0.01, 0.3, 1.0, 5.0])
-    vector = torch.stack([top_singular_vector(W) for W in P[..., :-1]])
-    assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation, vector))
+    assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation))
 
 
-def test_spectral_penalty_gradient_matches_autograd_through_the_svd():
-    """nn_spec's gradient 2λh·σ·u vᵀ equals autograd through torch.linalg.matrix_norm(ord=2),
-    with the power iteration run to convergence (its persistent vector from a random
-    start, the training step repeated) where the top singular value is simple."""
-    grid, P, X, t, is_validation = random_problem(["nn_spec"] * 3, [0.01, 0.1, 1.0], d=8)
-    P[..., :-1] += 2 * P[:, :, :1] * P[:, :1, :-1]  # a rank-one part sets the top singular value apart
-    singular = torch.linalg.svdvals(P[..., :-1])
-    assert (singular[:, 1] / singular[:, 0]).max() < 0.9  # simple, so the gradient exists
-    vector = torch.randn(len(grid), P.shape[2] - 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    for _ in range(20):
-        objective, dP = batched_gradient(grid, P, X, t, is_validation, vector)
-    assert_equals_autograd(grid, P, X, t, is_validation, objective, dP)
+def test_spectral_penalty_gradient_matches_autograd_through_the_singular_values():
+    """nn_spec's objective and hand-derived gradient 2λh·W B^(p/2-1)/tr(B^(p/2))^(1-2/p)
+    (B = WᵀW, matrix powers) equal the reference's, autograd through the singular values
+    (torch.linalg.svdvals), for several λ on both training subsets."""
+    grid, P, X, t, is_validation = random_problem(["nn_spec"] * 4, [0.01, 0.1, 1.0, 5.0], d=8)
+    assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation))
 
 
-def test_spectral_penalty_works_on_the_smaller_side_of_a_wide_network():
-    """With fewer hidden units than inputs the power iteration runs on W Wᵀ instead of WᵀW:
-    its start is a left singular vector, and the gradient still matches autograd."""
-    grid, P, X, t, is_validation = random_problem(["nn_spec"], [0.5], h=4, d=9)
-    vector = top_singular_vector(P[0, :, :-1])[None].clone()
-    assert vector.shape == (1, 4)
-    assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation, vector))
+@pytest.mark.parametrize("p", [4, SCHATTEN_P, 16])
+@pytest.mark.parametrize("h, d", [(12, 5), (4, 9)], ids=["tall", "wide"])
+def test_spectral_penalty_value_and_gradient_against_autograd_in_float64(p, h, d):
+    """The penalty's value is λh||W||_{S_p}² (the singular values' l_p norm), and its
+    hand-derived gradient is autograd's of that same value (the batched formula itself,
+    differentiated), also where the top singular values tie exactly (W with orthogonal
+    columns of one length: ||W||_2 has no gradient there, ||W||_{S_p} does), and for a
+    network with fewer units than inputs."""
+    generator = torch.Generator().manual_seed(p + h)
+    W = torch.randn(3, h, d, generator=generator, dtype=torch.float64)
+    W[2] = 0.3 * torch.linalg.qr(W[2])[0] if h >= d else 0.3 * torch.linalg.qr(W[2].T)[0].T
+    lam = torch.tensor([0.0, 0.1, 2.0], dtype=torch.float64)
+    W.requires_grad_()
+    value, gradient = spectral_penalty(W, lam, p)
+    value.sum().backward()
+    torch.testing.assert_close(gradient, W.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(value, lam * h * schatten_norm(W.detach(), p) ** 2, rtol=1e-12, atol=0)
+    W.grad = None
+    (lam * h * schatten_norm(W, p) ** 2).sum().backward()
+    torch.testing.assert_close(gradient, W.grad, rtol=1e-10, atol=1e-12)
+    assert gradient[0].abs().max() == 0  # λ = 0: no penalty, no gradient
+
+
+def test_schatten_norm_lies_between_the_spectral_and_the_frobenius_norm():
+    """||W||_2 <= ||W||_{S_p} <= rank^(1/p)·||W||_2, p = 2 is ||W||_F, and at a tie of every
+    singular value the upper end is reached; the penalty of W = 0 is 0, with gradient 0."""
+    W = torch.randn(5, 30, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    spectral, schatten = spectral_norm(W), schatten_norm(W)
+    assert (spectral <= schatten).all() and (schatten <= 7 ** (1 / SCHATTEN_P) * spectral).all()
+    torch.testing.assert_close(schatten_norm(W, 2), frobenius_norm(W))
+    tied = torch.linalg.qr(W[0])[0]
+    torch.testing.assert_close(schatten_norm(tied), torch.tensor(7 ** (1 / SCHATTEN_P), dtype=torch.float64))
+    value, gradient = spectral_penalty(torch.zeros(1, 4, 3), torch.tensor([1.0]))
+    assert value.item() == 0 and gradient.abs().max().item() == 0
 
 
 COMPARATOR_GRID = comparator_grid()
 
 
 @pytest.mark.parametrize("compile_step", [False, True], ids=["eager", "compiled"])
-def test_gradient_penalty_networks_equal_their_twins_over_200_steps_in_float64(seed0, compile_step):
-    """nn_grad is smooth almost everywhere (the mask changes only where a unit crosses 0),
-    so it follows its double back-propagating twin as closely as the notebook's smooth
-    penalties do (measured: 6e-16); the unregularised network, trained in the comparators'
-    program, too. K = 4 steps a call gives the same bits (the CUDA graph's unit; eagerly,
-    as in the test above)."""
+def test_comparator_networks_equal_their_twins_over_200_steps_in_float64(seed0, compile_step):
+    """Both comparators are smooth almost everywhere: nn_grad's mask changes only where a
+    unit crosses 0, and nn_spec's Schatten norm is smooth wherever W != 0, also where the
+    top singular values tie (as they come to within 200 steps). So each follows its twin,
+    which differentiates by autograd (double back-propagation; the singular values), as
+    closely as the notebook's smooth penalties do (measured: 6e-16 for nn_grad, up to
+    6e-13 for nn_spec); the unregularised network, trained in the comparators' program,
+    too. K = 4 steps a call gives the same bits (the CUDA graph's unit; eagerly, as in the
+    test above)."""
     one = train_grid(COMPARATOR_GRID, seed0, 0, 100, 200, 0.01, compile_step=compile_step, dtype=torch.float64)
     worst = max_difference(COMPARATOR_GRID, one, seed0, torch.float64, 200)
-    smooth = {k: v for k, v in worst.items() if k[0] != "nn_spec"}
-    assert len(smooth) == 4 and max(smooth.values()) <= 1e-9, smooth
+    assert len(worst) == 7 and max(worst.values()) <= 1e-9, worst
     if not compile_step:
         four = train_grid(COMPARATOR_GRID, seed0, 0, 100, 200, 0.01, dtype=torch.float64, unroll=4)
         assert torch.equal(four.W, one.W) and torch.equal(four.b, one.b)
-
-
-def test_spectral_penalty_networks_equal_their_svd_twins_while_the_top_singular_value_is_simple(seed0, monkeypatch):
-    """With the power iteration converged at every step (2^10 iterations), nn_spec follows
-    its twin, which differentiates the exact SVD, to 1e-9 over 20 steps (measured: 1e-10):
-    σ2/σ1 stays below 0.95 there, so the spectral norm is differentiable along the way."""
-    monkeypatch.setattr(normbound.train, "POWER_SQUARINGS", 10)
-    grid = Grid(["nn_spec"] * 3, [0.005, 0.05, 0.5], ["train"] * 3)
-    result = train_grid(grid, seed0, 0, 100, 20, 0.01, dtype=torch.float64)
-    singular = torch.linalg.svdvals(result.W)
-    assert (singular[:, 1] / singular[:, 0]).max() < 0.95
-    assert max(max_difference(grid, result, seed0, torch.float64, 20).values()) <= 1e-9
-
-
-def test_spectral_penalty_networks_end_near_their_svd_twins_after_200_steps(seed0):
-    """Over 200 steps the penalty lowers σ1 until the next singular values meet it (σ2/σ1
-    of 0.93-0.99), where ||W||_2 is not differentiable: any two implementations choose
-    different directions there, and Adam (steps of lr per weight) parts them, as the mixed
-    norm's sign does in float32 (README, "Exactness"). Even with 2^10 power iterations per
-    step ||W||_2 ended up to 7 % from the exact-SVD twin's; with the default 32 iterations,
-    up to 6 % (measured); with one iteration per step, 1.8 to 7.3 times as large: the
-    penalty then pushes down a direction that is no longer on top. Hence: ||W||_2 within 25 %."""
-    grid = Grid(["nn_spec"] * 3, [0.005, 0.05, 0.5], ["train"] * 3)
-    result = train_grid(grid, seed0, 0, 100, 200, 0.01, dtype=torch.float64)
-    for i, lam in enumerate(grid.lams):
-        W, _ = train_reference("nn_spec", lam, seed0, 0, 100, 200, 0.01, dtype=torch.float64)
-        assert abs(spectral_norm(result.W[i]) / spectral_norm(W) - 1) <= 0.25, (lam, spectral_norm(result.W[i]), spectral_norm(W))
 
 
 def test_comparators_train_in_chunks_of_their_own_after_the_others():

@@ -45,27 +45,39 @@ def direction(mean: float, higher: str, lower: str) -> str:
     return higher if mean > 0 else lower
 
 
-def comparison_verdict(row: dict, higher: str = "higher", lower: str = "lower") -> tuple[str, str]:
+def difference(value: float) -> str:
+    """A difference's bound in a verdict, signed."""
+    return f"{value:+.3f}"
+
+
+def log_ratio(value: float) -> str:
+    """A log ratio's bound in a verdict, as the ratio."""
+    return f"×{math.exp(value):.3f}"
+
+
+def comparison_verdict(row: dict, higher: str = "higher", lower: str = "lower", bound=difference,
+                       null: str = "0") -> tuple[str, str]:
     """(verdict key, verdict words) of one paired comparison ``row`` with ``n``, ``mean``,
     ``ci_low``/``ci_high``, ``p_holm``, ``wins``/``losses`` and ``sign_p_holm``. ``higher``
-    and ``lower`` name the two directions (e.g. "better"/"worse").
+    and ``lower`` name the two directions (e.g. "better"/"worse"); ``bound`` prints the
+    interval's ends and ``null`` names no change (a log ratio: :func:`log_ratio`, "1").
 
     Keys: ``too_few`` (fewer than MIN_SEEDS seeds), ``interval`` (the Holm-adjusted corrected
     t rejects 0: the size is resolved), ``consistent`` (only the Holm-adjusted sign test
     rejects: the same direction on most seeds, the size unresolved), ``none``."""
     n, wins, losses = int(row["n"]), int(row["wins"]), int(row["losses"])
     if n < MIN_SEEDS:
-        return "too_few", f"not judged: {n} seed(s), fewer than the {MIN_SEEDS} an interval needs"
+        return "too_few", f"not judged: {n} {'seed' if n == 1 else 'seeds'}, fewer than the {MIN_SEEDS} an interval needs"
     seeds = f"{higher} on {wins} of {n} seeds" if wins >= losses else f"{lower} on {losses} of {n} seeds"
-    interval = f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    interval = f"[{bound(row['ci_low'])}, {bound(row['ci_high'])}]"
     if row["p_holm"] < ALPHA:
-        return "interval", (f"{direction(row['mean'], higher, lower)}: the corrected interval {interval} excludes 0 "
+        return "interval", (f"{direction(row['mean'], higher, lower)}: the corrected interval {interval} excludes {null} "
                             f"(Holm-adjusted p {p_text(row['p_holm'])}); {seeds}")
     if row["sign_p_holm"] < ALPHA:
         return "consistent", (f"{seeds} (sign test, Holm-adjusted p {p_text(row['sign_p_holm'])}), but the corrected "
-                              f"interval {interval} includes 0: the direction is clear, the size is not")
+                              f"interval {interval} includes {null}: the direction is clear, the size is not")
     return "none", (f"no clear difference: {seeds}, sign test Holm-adjusted p {p_text(row['sign_p_holm'])}; the "
-                    f"corrected interval {interval} includes 0")
+                    f"corrected interval {interval} includes {null}")
 
 
 def tail_note(key: str, tail_key: str) -> str:

@@ -3,8 +3,9 @@
 
 
 rule robustness:
-    """Per test point: the radius each bound certifies (‖W‖_Mix, √h‖W‖₂, √h‖W‖_F, and the
-    local certificate) and the distance at which the attack found a misclassified point."""
+    """Per test point: the radius each bound certifies (the networks' ‖W‖_Mix, √h‖W‖₂,
+    √h‖W‖_F and local certificate; the SVC's kernel bound √(2γ/e)·Σ|α|) and the distance at
+    which the attack found a misclassified point."""
     input:
         data=rules.prepare_data.output.npz,
         **(
