@@ -370,7 +370,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
         cells = part.to_dict("records")
         rows.append(dict(model=first["model"], label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
                          per_lambda=bool(first["per_lambda"]), n=int(part["n"].max()),
-                         n_diverged=int(first["n_diverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
+                         n_diverged=int(first["n_diverged"]), n_unconverged=int(first["n_unconverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
     return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
                 penalised_labels=[r["label"] for r in models if r["model"] in PENALTY],

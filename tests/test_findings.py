@@ -136,6 +136,9 @@ def test_verdict_words_follow_the_numbers():
     key, words = findings.comparison_verdict(paired_row(wins=6, losses=4, sign_p_holm=0.75), "better", "worse")
     assert key == "none" and words.startswith("no clear difference")
     assert findings.comparison_verdict(paired_row(n=2))[0] == "too_few"
+    # An interval that excludes 0 before Holm's adjustment only is not said to include it.
+    key, words = findings.comparison_verdict(paired_row(ci_low=0.008, p_holm=0.2, sign_p_holm=1.0))
+    assert key == "none" and "excludes 0, but not after Holm's adjustment" in words and "includes 0" not in words
 
 
 def test_findings_table_verdict_flips_with_the_sign_of_the_differences():

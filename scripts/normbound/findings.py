@@ -70,14 +70,17 @@ def comparison_verdict(row: dict, higher: str = "higher", lower: str = "lower", 
         return "too_few", f"not judged: {n} {'seed' if n == 1 else 'seeds'}, fewer than the {MIN_SEEDS} an interval needs"
     seeds = f"{higher} on {wins} of {n} seeds" if wins >= losses else f"{lower} on {losses} of {n} seeds"
     interval = f"[{bound(row['ci_low'])}, {bound(row['ci_high'])}]"
+    # An interval can exclude the null while the Holm-adjusted p does not reject it: say so.
+    unresolved = (f"includes {null}" if row["ci_low"] <= 0 <= row["ci_high"] else
+                  f"excludes {null}, but not after Holm's adjustment (p {p_text(row['p_holm'])})")
     if row["p_holm"] < ALPHA:
         return "interval", (f"{direction(row['mean'], higher, lower)}: the corrected interval {interval} excludes {null} "
                             f"(Holm-adjusted p {p_text(row['p_holm'])}); {seeds}")
     if row["sign_p_holm"] < ALPHA:
         return "consistent", (f"{seeds} (sign test, Holm-adjusted p {p_text(row['sign_p_holm'])}), but the corrected "
-                              f"interval {interval} includes {null}: the direction is clear, the size is not")
+                              f"interval {interval} {unresolved}: the direction is clear, the size is not")
     return "none", (f"no clear difference: {seeds}, sign test Holm-adjusted p {p_text(row['sign_p_holm'])}; the "
-                    f"corrected interval {interval} includes {null}")
+                    f"corrected interval {interval} {unresolved}")
 
 
 def tail_note(key: str, tail_key: str) -> str:
