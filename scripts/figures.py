@@ -18,6 +18,7 @@ import argparse
 import math
 from dataclasses import dataclass, field
 
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -30,13 +31,11 @@ from normbound.summary import (ROBUST_MEASURES, along, in_cell, robust_accuracy,
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02",
            "nn_spec": "#1b9e77", "nn_grad": "#e7298a"}
-QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", "mix_norm": r"$\|W\|_\mathrm{Mix}$",
-              "spectral_bound": r"$\sqrt{h}\,\|W\|_2$", "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
+QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", **plots.NORMS}
 QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict(color="C1", marker="s", ls="--"),
                   "spectral_bound": dict(color="C3", marker="D", ls="-."), "frob_bound": dict(color="C2", marker="^", ls=":")}
 # The two upper bounds of max ‖∇f‖ below √h‖W‖_F; neither is always the smaller.
 MIDDLE_BOUNDS = ("mix_norm", "spectral_bound")
-PHASE_STYLE = {"before": dict(marker="o", facecolors="none"), "after": dict(marker="o")}
 LAMBDA = "penalty strength λ"
 # The robustness figure's curves: the global certificates in their bounds' styles, the
 # local certificate and the attack drawn heavier.
@@ -157,29 +156,35 @@ def norms_vs_lambda(study: Study):
 def bound_chain(study: Study):
     """For every network before and after training, each path of the bound chain
     Grad ≤ B ≤ √h‖W‖_F with B = ‖W‖_Mix (left) and B = √h‖W‖₂ (right): B/(√h‖W‖_F)
-    against Grad/B. The chain holds where both ratios are at most 1."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.3), sharex=True, sharey=True)
+    against Grad/B, each axis labelled with its largest ratio. A link of the chain fails
+    where a ratio exceeds 1: that region is shaded, so that it shows empty."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharex=True, sharey=True)
     nets = study.metrics[study.metrics["model"].isin(NETWORKS) & ~study.metrics["diverged"].astype(bool)]
+    after = nets[nets["phase"] == "after"]
+    # Before training a seed's networks are copies of one initialisation: one point per seed.
+    before = nets[nets["phase"] == "before"].drop_duplicates("seed")
+    ratios = {bound: (nets["grad"] / nets[bound], nets[bound] / nets["frob_bound"]) for bound in MIDDLE_BOUNDS}
+    limit = max(1.15, 1.05 * max(max(x.max(), y.max()) for x, y in ratios.values()))
     for ax, bound in zip(axes, MIDDLE_BOUNDS):
-        x, y = nets["grad"] / nets[bound], nets[bound] / nets["frob_bound"]
-        ax.fill_between([0, 1], 0, 1, color="0.92", zorder=0, label="bound chain holds")
+        fails = [(1, 0), (limit, 0), (limit, limit), (0, limit), (0, 1), (1, 1)]
+        ax.add_patch(matplotlib.patches.Polygon(fails, color="#f4c7c3", lw=0, zorder=0,
+                                                label="a link of the chain would fail here"))
+        x, y = ratios[bound]
+        ax.scatter(x[before.index], y[before.index], s=22, lw=0.9, facecolors="none", edgecolors="0.35", zorder=3,
+                   label="before training (one initialisation per seed)")
         for model in NETWORKS:
-            for phase, marker in PHASE_STYLE.items():
-                pick = (nets["model"] == model) & (nets["phase"] == phase)
-                if pick.any():
-                    colour = dict(edgecolors=COLOURS[model]) if phase == "before" else dict(color=COLOURS[model])
-                    ax.scatter(x[pick], y[pick], s=16, lw=0.8, alpha=0.8, label=f"{LABELS[model]}, {phase}",
-                               **marker, **colour)
+            mine = after.index[after["model"] == model]
+            if len(mine):
+                ax.scatter(x[mine], y[mine], s=16, lw=0, alpha=0.8, color=COLOURS[model],
+                           label=f"{LABELS[model]}, trained")
         ax.axvline(1, color="k", lw=0.8)
         ax.axhline(1, color="k", lw=0.8)
-        ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel=f"Grad / {QUANTITIES[bound]}",
-               ylabel=f"{QUANTITIES[bound]} / {QUANTITIES['frob_bound']}",
-               title=f"via {QUANTITIES[bound]}: largest ratios {x.max():.3f} and {y.max():.3f}")
-    after = nets[nets["phase"] == "after"]
-    fig.suptitle(f"{len(after)} trained networks; before training, {nets.loc[nets['phase'] == 'before', 'seed'].nunique()} "
-                 "initialisations (one per seed, shared by its networks)", fontsize=9)
-    handles = {label: h for h, label in zip(*axes[0].get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
+        ax.set(xlim=(0, limit), ylim=(0, limit), title=f"B = {QUANTITIES[bound]}",
+               xlabel=f"Grad / {QUANTITIES[bound]}, largest {x.max():.3f}",
+               ylabel=f"{QUANTITIES[bound]} / ({QUANTITIES['frob_bound']}), largest {y.max():.3f}")
+    fig.suptitle(f"{len(after)} trained networks; before training, {len(before)} initialisations (one per seed, "
+                 "shared by its networks)", fontsize=9)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False, markerscale=1.3)
     return fig
 
 
@@ -257,9 +262,8 @@ def lambda_chosen(study: Study):
             ties += tied.any()
             ax.plot(x, runs["val_acc"], color="0.65", lw=0.7, zorder=1)
             ax.scatter(x[tied], runs["val_acc"][tied], s=24, facecolors="none", edgecolors=COLOURS[model], lw=1,
-                       zorder=2, label="tied with it for the best validation accuracy, not chosen")
-            ax.scatter(x[chosen], runs["val_acc"][chosen], s=24, color=COLOURS[model], zorder=3,
-                       label="chosen λ of a seed")
+                       zorder=2)
+            ax.scatter(x[chosen], runs["val_acc"][chosen], s=24, color=COLOURS[model], zorder=3)
         for lam in mine["lam"].unique():  # the grid's λ, which the shifted seeds lie around
             ax.axvline(lam, color="0.88", lw=0.6, zorder=0)
         for lam, count in mine.loc[mine["selected"].astype(bool), "lam"].value_counts().items():
@@ -271,8 +275,12 @@ def lambda_chosen(study: Study):
                title=f"{LABELS[model]}: {len(groups)} seeds, {ties} with a tie for the best")
     for ax in axes[:, 0]:
         ax.set_ylabel("validation accuracy")
-    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False,
+    # The markers' shapes in a neutral colour: each panel draws them in its penalty's colour.
+    marker = dict(ls="", marker="o", ms=5, mew=1, color="0.3")
+    handles = [plt.Line2D([], [], **marker, label="chosen λ of a seed"),
+               plt.Line2D([], [], **marker, mfc="none",
+                          label="tied with it for the best validation accuracy, not chosen")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False,
                title="grey: one line per seed; coloured count at the bottom: seeds for which that λ was chosen",
                title_fontsize=8)
     return fig

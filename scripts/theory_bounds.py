@@ -25,8 +25,8 @@ By hand:  python scripts/theory_random.py --out /tmp/random_families.csv
 import argparse
 import itertools
 
+import matplotlib.patches
 import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import torch
@@ -35,14 +35,15 @@ from normbound import io, plots
 from normbound.model import (BOUND_RTOL, bound_violations, frobenius_bound, input_gradients, mixed_norm,
                              output_signs, spectral_bound)
 
-# Random families. "Units" are the hidden units j (rows of the stored (h, d) array, columns
-# W_:,j of the sheet's d x h matrix); "inputs" are the rows W_i,: of the sheet's matrix.
+# Random families of h x d weights W, as the setup's: "units" are the rows W_j (hidden units
+# j), "inputs" the columns W_:,i. The names are plain words (the report's tables print them
+# as text); theory.text.j2 defines each family in symbols.
 FAMILIES = {
     "dense": "dense Gaussian",
     "sparse": "sparse (10 % nonzero)",
     "few_units": "a few large units",
     "equal_inputs": "equal magnitudes per input",
-    "aligned": "aligned signs (s_j W_ji ≥ 0)",
+    "aligned": "aligned signs",
 }
 INPUTS = 30  # d, as the breast-cancer data
 WIDE = 100  # h of the study's networks
@@ -52,7 +53,7 @@ NARROW_COUNT = 30  # networks per family and width
 POINTS = 1000  # inputs x ~ N(0, I) at which Grad is averaged (the study's data are standardised)
 SEARCH_STARTS = 64  # random starting directions of the pattern ascent (plus one per unit)
 SEARCH_ITERS = 30
-FIGURES = ("bound_ratios", "pattern_gap")
+FIGURES = ("bound_ratios", "pattern_gap")  # each drawn by the function of its name
 
 
 def random_weights(family, count, hidden, inputs, gen):
@@ -70,7 +71,7 @@ def random_weights(family, count, hidden, inputs, gen):
         scale[:, :large] = 10.0
         return G * scale
     if family == "equal_inputs":
-        # |W_ji| = c_i for every unit j, random signs: ‖W_i,:‖₁ = √h ‖W_i,:‖₂ for each input i.
+        # |W_ji| = c_i for every unit j, random signs: ‖W_:,i‖₁ = √h ‖W_:,i‖₂ for each input i.
         signs = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
         return signs * G[:, :1].abs()
     if family == "aligned":
@@ -145,13 +146,14 @@ def chain_violations(m):
     return bad
 
 
-def random_study(seed=0):
-    """Every random family at the study's width and at the enumerable widths: one table row
-    per network. Raises if any link of the bound chain fails."""
+def random_study(seed=0, wide_count=WIDE_COUNT, widths=WIDTHS, narrow_count=NARROW_COUNT):
+    """Every random family at the study's width (``wide_count`` networks each) and at the
+    enumerable ``widths`` (``narrow_count`` each): one table row per network. Raises if any
+    link of the bound chain fails."""
     rows = []
-    for (f, family), hidden in itertools.product(enumerate(FAMILIES), (WIDE, *WIDTHS)):
+    for (f, family), hidden in itertools.product(enumerate(FAMILIES), (WIDE, *widths)):
         gen = torch.Generator().manual_seed(seed * 1_000_000 + f * 1_000 + hidden)
-        count = WIDE_COUNT if hidden == WIDE else NARROW_COUNT
+        count = wide_count if hidden == WIDE else narrow_count
         W = random_weights(family, count, hidden, INPUTS, gen)
         b = random_biases(W, gen)
         X = torch.randn(POINTS, INPUTS, generator=gen, dtype=torch.float64)
@@ -247,11 +249,17 @@ def summarise(random, trained):
 
 
 COLOURS = dict(zip(FAMILIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")))
+MIX, FROB_BOUND = plots.NORMS["mix_norm"], plots.NORMS["frob_bound"]
+# The trained networks in panel (b): colour map (darker: larger λ), marker and legend entry.
+TRAINED_STYLE = dict(nn=("black", "o", "no penalty"), nn_frob=("Blues", "s", "Frobenius penalty"),
+                     nn_mix=("Oranges", "^", "mixed-norm penalty"), nn_spec=("Greens", "D", "spectral-norm penalty"),
+                     nn_grad=("RdPu", "v", "input-gradient penalty"))
+SHADES = (0.35, 1.0)  # the colour maps' range, from a grid's smallest λ to its largest
 
 
-def plot_ratios(random, trained):
+def bound_ratios(random, trained):
     """Grad/‖W‖_Mix against ‖W‖_Mix/(√h‖W‖_F): (a) random families, (b) trained networks."""
-    fig, axes = plt.subplots(1, 2, figsize=(plots.WIDTH, 3.3), sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(plots.WIDTH, 3.6), sharex=True, sharey=True)
     wide = random[random.hidden == WIDE]
     for family, label in FAMILIES.items():
         g = wide[wide.family == family]
@@ -261,45 +269,46 @@ def plot_ratios(random, trained):
     before = trained[trained.phase == "before"]
     ax.scatter(before.mix_over_frob, before.grad_over_mix, s=28, color="grey", marker="x", label="before training")
     after = trained[trained.phase == "after"]
-    styles = dict(nn=("black", "o", "no penalty"), nn_frob=("Blues", "s", "Frobenius penalty"),
-                  nn_mix=("Oranges", "^", "mixed-norm penalty"), nn_spec=("Greens", "D", "spectral-norm penalty"),
-                  nn_grad=("RdPu", "v", "input-gradient penalty"))
-    for model, (colour, marker, label) in styles.items():
+    for model, (colour, marker, label) in TRAINED_STYLE.items():
         g = after[after.model == model]
         if model == "nn":
             ax.scatter(g.mix_over_frob, g.grad_over_mix, s=28, color=colour, marker=marker, label=label)
             continue
-        # Darker = larger λ; rank, not value, so every λ of the grid gets its own shade.
-        shade = g.lam.rank(method="dense") / max(1, g.lam.nunique())
-        ax.scatter(g.mix_over_frob, g.grad_over_mix, s=28, c=plt.get_cmap(colour)(0.35 + 0.65 * shade),
-                   marker=marker, edgecolor="none", label=f"{label}")
+        # Rank, not value, so every λ of the grid gets its own shade, from the smallest λ's.
+        shade = (g.lam.rank(method="dense") - 1) / max(1, g.lam.nunique() - 1)
+        ax.scatter(g.mix_over_frob, g.grad_over_mix, s=28, c=plt.get_cmap(colour)(np.interp(shade, (0, 1), SHADES)),
+                   marker=marker, edgecolor="none", label=label)
     ax.set_title("(b) the study's networks")
-    for ax in axes:
-        ax.set(yscale="log", xlim=(0, 1.05), xlabel="‖W‖_Mix / (√h ‖W‖_F)")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+    # The shades as grey swatches of their own: they mean the same for every penalty.
+    shades = [matplotlib.patches.Patch(color=plt.get_cmap("Greys")(shade), label=words)
+              for shade, words in zip(SHADES, ("light: a grid's smallest λ", "dark: its largest λ"))]
+    for ax, side, extra in zip(axes, ("left", "right"), ([], shades)):
+        ax.set(xlim=(0, 1.05), xlabel=f"{MIX} / ({FROB_BOUND})")
+        plots.plain_log(ax)
         ax.axvline(1, color="grey", lw=0.6)
-        ax.legend(fontsize=6, loc="lower left")
-    axes[0].set_ylabel("Grad / ‖W‖_Mix")
+        # Below the panels: inside, the entries covered points.
+        fig.legend(handles=ax.get_legend_handles_labels()[0] + extra, loc=f"outside lower {side}", ncol=2,
+                   frameon=False, fontsize=6.5)
+    axes[0].set_ylabel(f"Grad / {MIX}")
     return fig
 
 
-def plot_gap(random):
+def pattern_gap(random):
     """The gap from the sampled gradient to √h‖W‖_F split into three factors, against h."""
     narrow = random[random.hidden != WIDE]
-    fig, axes = plt.subplots(1, 3, figsize=(plots.WIDTH, 2.9), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(plots.WIDTH, 3.2), sharey=True)
     titles = dict(grad_max_over_pattern="(a) sampled max / pattern max",
-                  pattern_over_mix="(b) pattern max / ‖W‖_Mix",
-                  mix_over_frob="(c) ‖W‖_Mix / (√h ‖W‖_F)")
+                  pattern_over_mix=f"(b) pattern max / {MIX}",
+                  mix_over_frob=f"(c) {MIX} / ({FROB_BOUND})")
     for ax, (ratio, title) in zip(axes, titles.items()):
         for family, label in FAMILIES.items():
             g = narrow[narrow.family == family].groupby("hidden")[ratio]
             q = g.quantile([0.1, 0.5, 0.9]).unstack()
             ax.plot(q.index, q[0.5], marker="o", ms=4, color=COLOURS[family], label=label)
             ax.fill_between(q.index, q[0.1], q[0.9], color=COLOURS[family], alpha=0.15)
-        ax.set(title=title, xlabel="hidden units h", xticks=WIDTHS, ylim=(0, 1.05))
+        ax.set(title=title, xlabel="hidden units h", xticks=sorted(narrow.hidden.unique()), ylim=(0, 1.05))
     axes[0].set_ylabel("ratio (median, 10–90 %)")
-    axes[2].legend(fontsize=6, loc="lower left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False, fontsize=7)
     return fig
 
 
@@ -314,16 +323,24 @@ def theory_bounds(random_path, networks_paths, weights_paths, seeds, json_path, 
     torch.set_num_threads(threads)
     random = read_random(random_path)
     trained = trained_study(networks_paths, weights_paths, seeds, seed)
-    plots.draw({"bound_ratios": lambda: plot_ratios(random, trained), "pattern_gap": lambda: plot_gap(random)},
+    plots.draw({"bound_ratios": lambda: bound_ratios(random, trained), "pattern_gap": lambda: pattern_gap(random)},
                figures)
-    result = dict(
-        settings=dict(families=list(FAMILIES.items()), inputs=INPUTS, wide=WIDE, wide_count=WIDE_COUNT, widths=WIDTHS,
-                      narrow_count=NARROW_COUNT, points=POINTS, search_starts=SEARCH_STARTS,
-                      search_iters=SEARCH_ITERS, seed=seed),
-        summary=summarise(random, trained),
-    )
+    result = exercise2(random, trained, seed)
     io.write_json(json_path, result)
     return result
+
+
+def exercise2(random, trained, seed=0):
+    """The results the report reads: the settings, the widths and counts as the random
+    table holds them (:func:`random_study`'s arguments), and :func:`summarise`."""
+    networks = random.groupby("hidden").size() // len(FAMILIES)
+    widths = [int(h) for h in networks.index if h != WIDE]
+    return dict(
+        settings=dict(families=list(FAMILIES.items()), inputs=INPUTS, wide=WIDE, wide_count=int(networks[WIDE]),
+                      widths=widths, narrow_count=int(networks[widths].max()), points=POINTS,
+                      search_starts=SEARCH_STARTS, search_iters=SEARCH_ITERS, seed=seed),
+        summary=summarise(random, trained),
+    )
 
 
 def main(argv=None):

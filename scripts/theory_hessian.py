@@ -10,7 +10,9 @@ This script measures it: the autograd Hessian of the empirical objective against
 sample's E[x xᵀ] and against the closed form, over a grid of ‖μ‖/σ, dimensions and sample
 sizes, with b fixed and with b trained jointly; gradient descent and Adam steps (b fixed
 at 0) to a fixed tolerance against the condition number;
-and the condition number of a dataset's E[x xᵀ] before and after normalisation.
+and the condition number of a dataset's E[x xᵀ] before and after normalisation: ∞ where
+the matrix is singular (a constant or collinear column, which the JSON names), written as
+JSON's Infinity, which the report's json.load reads back.
 Writes a JSON of results and two figures (PDF and PNG each).
 
 By hand:  python scripts/theory_hessian.py --json exercise1.json --figdir figures
@@ -37,7 +39,7 @@ SIGMA = 1.5  # not 1, so a formula that drops σ² would show
 OPT_RATIOS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0)
 OPT_DIM, OPT_SIZE, OPT_TOL, OPT_MAX_STEPS = 10, 10_000, 1e-6, 20_000
 ADAM_LRS = tuple(10.0 ** np.arange(-3.0, 0.01, 0.5))  # Adam gets its best rate from this grid
-FIGURES = ("hessian_convergence", "optimiser_steps")
+FIGURES = ("hessian_convergence", "optimiser_steps")  # each drawn by the function of its name
 
 
 def draw_data(n, d, ratio, sigma, seed):
@@ -91,10 +93,18 @@ def joint_condition_theory(ratio, sigma):
     return largest**2 / sigma**2
 
 
+def negligible(eig):
+    """Which of a symmetric matrix's ascending eigenvalues ``eig`` are 0 within rounding: at
+    most d·eps times the largest (numpy's rank tolerance)."""
+    return eig <= len(eig) * np.finfo(np.float64).eps * eig[-1]
+
+
 def condition_number(H):
-    """λ_max / λ_min of a symmetric positive (semi)definite matrix."""
-    eig = torch.linalg.eigvalsh(H)
-    return float(eig[-1] / eig[0])
+    """λ_max / λ_min of a symmetric positive semidefinite matrix (array or tensor), never
+    negative: rounding can push an eigenvalue of a singular matrix below 0, so negative
+    eigenvalues count as 0, and a :func:`negligible` λ_min makes the matrix singular, κ = ∞."""
+    eig = np.clip(np.linalg.eigvalsh(np.asarray(H, dtype=np.float64)), 0, None)
+    return math.inf if negligible(eig)[0] else float(eig[-1] / eig[0])
 
 
 def hessian_row(n, d, ratio, sigma, seed):
@@ -105,7 +115,7 @@ def hessian_row(n, d, ratio, sigma, seed):
     H_true = closed_form_hessian(mu, sigma)
     eig = torch.linalg.eigvalsh(H_auto)
     kappa_true = 1 + ratio**2
-    kappa = float(eig[-1] / eig[0])
+    kappa = condition_number(H_auto)
     H_joint = autograd_hessian(with_bias(X), t)
     kappa_joint, kappa_joint_true = condition_number(H_joint), joint_condition_theory(ratio, sigma)
     return dict(
@@ -174,7 +184,7 @@ def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OP
     for p, ratio in enumerate(ratios):
         adam = steps[p, 1:].numpy()
         best = int(np.nanargmin(adam)) if np.isfinite(adam).any() else None
-        kappa = float(eig[p, -1] / eig[p, 0])
+        kappa = condition_number(H[p])
         rows.append(dict(ratio=ratio, condition=kappa, condition_theory=1 + ratio**2,
                          gd_steps=None if steps[p, 0].isnan() else float(steps[p, 0]), gd_lr=float(lr_gd[p]),
                          # The slowest mode shrinks by (1 − 1/κ̂) per step, its suboptimality by the
@@ -185,90 +195,155 @@ def optimiser_race(ratios=OPT_RATIOS, d=OPT_DIM, n=OPT_SIZE, sigma=SIGMA, tol=OP
     return rows
 
 
-def dataset_conditioning(X):
+# The versions of a dataset's inputs whose E[x xᵀ] is measured, in the figure's order.
+VERSIONS = ("raw", "centred", "scaled", "standardised")
+
+
+def dataset_conditioning(X, names=None):
     """Condition number of E[x xᵀ] for a dataset's inputs ``X (n, d)``: raw, centred only,
-    scaled only and standardised (centred and scaled, as the study's data step does)."""
-    X = torch.as_tensor(X, dtype=torch.float64)
+    scaled only and standardised (centred and scaled, as the study's data step does), ∞
+    where it is singular; and the columns that make the covariance singular, by ``names``
+    (default: their numbers from 1): ``constant`` ones and ``collinear`` ones (in an exact
+    linear dependence after centring)."""
+    X = np.asarray(X, dtype=np.float64)
+    names = names or [str(i + 1) for i in range(X.shape[1])]
+    constant = np.ptp(X, axis=0) == 0
     mean, std, (standard,) = normalise(X)
-    versions = dict(raw=X, centred=X - mean, scaled=X / std, standardised=standard)
-    return {name: condition_number(second_moment(Z)) for name, Z in versions.items()}
+    centred = X - mean
+    # A constant column centres to exactly 0: the mean's rounding leaves ~1e-16 of it there
+    # (up to ~1e-6 once the data step divides by its std of 1e-9), which would make a
+    # singular matrix merely ill-conditioned.
+    centred[:, constant] = standard[:, constant] = 0.0
+    versions = dict(raw=X, centred=centred, scaled=X / std, standardised=standard)
+    kappa = {name: condition_number(second_moment(versions[name])) for name in VERSIONS}
+    varying = [name for name, stuck in zip(names, constant) if not stuck]
+    return dict(kappa, constant=[name for name, stuck in zip(names, constant) if stuck],
+                collinear=collinear_columns(centred[:, ~constant], varying))
+
+
+def collinear_columns(Z, names):
+    """The columns of centred, non-constant inputs ``Z (n, k)`` that take part in an exact
+    linear dependence: those with weight in the null space of their correlation matrix."""
+    if Z.shape[1] == 0:
+        return []
+    unit = Z / np.linalg.norm(Z, axis=0)
+    eig, vectors = np.linalg.eigh(unit.T @ unit)
+    null = vectors[:, negligible(eig)]
+    # Each column's squared length in the null space: the same whichever basis eigh chose.
+    weight = (null**2).sum(axis=1)
+    return [name for name, w in zip(names, weight) if w > 1e-6]
+
+
+def feature_names(source, target):
+    """The names of a CSV dataset's feature columns, from its header as pandas reads it (so
+    in :func:`normbound.data.load_dataset`'s order); None for the bundled set, whose columns
+    :func:`dataset_conditioning` numbers."""
+    if source == "breast_cancer":
+        return None
+    import pandas as pd  # only for a CSV dataset, as normbound.data
+
+    return [str(column) for column in pd.read_csv(source, nrows=0).columns if column != target]
 
 
 def summarise(rows, optimiser, dataset):
     """The numbers the report quotes, each computed from the tables here."""
-    largest = [r for r in rows if r["n"] == max(SIZES)]
-    by_n = {n: max(r["hessian_rel_error"] for r in rows if r["n"] == n) for n in SIZES}
+    sizes = sorted({r["n"] for r in rows})
+    largest = [r for r in rows if r["n"] == sizes[-1]]
+    by_n = {n: max(r["hessian_rel_error"] for r in rows if r["n"] == n) for n in sizes}
     return dict(
         max_autograd_vs_moment=max(max(r["autograd_vs_moment"], r["joint_autograd_vs_moment"]) for r in rows),
         closed_form_eigs_ok=all(r["closed_form_eigs_ok"] for r in rows),
-        largest_n=max(SIZES),
+        largest_n=sizes[-1],
         max_condition_rel_error_largest_n=max(r["condition_rel_error"] for r in largest),
         max_condition_rel_error_largest_n_small_d=max(r["condition_rel_error"] for r in largest if r["d"] <= 10),
         max_condition_joint_rel_error_largest_n_small_d=max(r["condition_joint_rel_error"] for r in largest
                                                             if r["d"] <= 10),
         max_hessian_rel_error_by_n={str(n): e for n, e in by_n.items()},
-        error_decay_per_decade=float(np.mean([by_n[a] / by_n[b] for a, b in zip(SIZES, SIZES[1:])])),
+        error_decay_per_decade=float(np.mean([by_n[a] / by_n[b] for a, b in zip(sizes, sizes[1:])])),
         gd_steps_min=min(r["gd_steps"] for r in optimiser),
         gd_steps_max=max(r["gd_steps"] for r in optimiser),
         dataset_raw=dataset["raw"], dataset_standardised=dataset["standardised"],
     )
 
 
-def plot_convergence(rows):
+def hessian_convergence(rows):
     """(a) κ̂ against 1 + ‖μ‖²/σ², (b) Hessian error and (c) κ error against n."""
+    sizes, dims = sorted({r["n"] for r in rows}), sorted({r["d"] for r in rows})
     fig, axes = plt.subplots(1, 3, figsize=(plots.WIDTH, 2.7))
-    colours = dict(zip(SIZES, plt.cm.viridis(np.linspace(0, 0.85, len(SIZES)))))
-    markers = dict(zip(DIMS, "os^"))
+    colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes)))))
+    markers = dict(zip(dims, "os^"))
     ax = axes[0]
-    for n in SIZES:
-        for d in DIMS:
+    for n in sizes:
+        for d in dims:
             pts = [r for r in rows if r["n"] == n and r["d"] == d]
             ax.scatter([r["condition_theory"] for r in pts], [r["condition"] for r in pts], s=22,
                        color=colours[n], marker=markers[d], alpha=0.85)
-    ends = [1, 1 + max(RATIOS) ** 2]
-    ax.plot(ends, ends, "k--", lw=1, label="κ̂ = 1 + ‖μ‖²/σ²")
-    ax.set(xscale="log", yscale="log", xlabel="1 + ‖μ‖²/σ²", ylabel="κ̂ of the autograd Hessian",
-           title="(a) condition number")
-    handles = [plt.Line2D([], [], color=colours[n], marker="o", ls="", label=f"n = {n:,}") for n in SIZES]
-    handles += [plt.Line2D([], [], color="grey", marker=markers[d], ls="", label=f"d = {d}") for d in DIMS]
+    ends = [1, max(r["condition_theory"] for r in rows)]
+    ax.plot(ends, ends, "k--", lw=1, label=r"$\hat\kappa = 1 + \|\mu\|^2/\sigma^2$")
+    ax.set(xscale="log", yscale="log", xlabel=r"$1 + \|\mu\|^2/\sigma^2$",
+           ylabel=r"$\hat\kappa$ of the autograd Hessian", title="(a) condition number")
+    handles = [plt.Line2D([], [], color=colours[n], marker="o", ls="", label=f"n = {n:,}") for n in sizes]
+    handles += [plt.Line2D([], [], color="grey", marker=markers[d], ls="", label=f"d = {d}") for d in dims]
     ax.legend(handles=handles + ax.get_legend_handles_labels()[0][:1], fontsize=5.5, loc="upper left", ncol=2)
-    for ax, key, title in ((axes[1], "hessian_rel_error", "(b) ‖Ĥ − H‖₂ / ‖H‖₂"),
-                           (axes[2], "condition_rel_error", "(c) |κ̂ − κ| / κ")):
-        for d in DIMS:
-            med = [np.median([r[key] for r in rows if r["n"] == n and r["d"] == d]) for n in SIZES]
-            ax.plot(SIZES, med, marker=markers[d], label=f"d = {d}")
-        ax.plot(SIZES, [np.sqrt(DIMS[-1] / n) for n in SIZES], "k:", lw=1, label="√(30 / n)")
+    for ax, key, title in ((axes[1], "hessian_rel_error", r"(b) $\|\hat H - H\|_2 / \|H\|_2$"),
+                           (axes[2], "condition_rel_error", r"(c) $|\hat\kappa - \kappa| / \kappa$")):
+        for d in dims:
+            med = [np.median([r[key] for r in rows if r["n"] == n and r["d"] == d]) for n in sizes]
+            ax.plot(sizes, med, marker=markers[d], label=f"d = {d}")
+        ax.plot(sizes, [np.sqrt(dims[-1] / n) for n in sizes], "k:", lw=1, label=rf"$\sqrt{{{dims[-1]}/n}}$")
         ax.set(xscale="log", yscale="log", xlabel="sample size n", title=title)
         ax.legend(fontsize=6)
     axes[2].axhline(0.02, color="grey", lw=0.8, ls="--")
-    axes[2].annotate("2 %", (SIZES[0], 0.02), fontsize=6, va="bottom", color="grey")
+    axes[2].annotate("2 %", (sizes[0], 0.02), fontsize=6, va="bottom", color="grey")
     return fig
 
 
-def plot_optimisers(optimiser, dataset):
+def optimiser_steps(optimiser, dataset):
     """(a) steps to tolerance against κ̂; (b) a dataset's κ before and after normalisation."""
     fig, axes = plt.subplots(1, 2, figsize=(plots.WIDTH, 2.8),
                              gridspec_kw=dict(width_ratios=[1.4, 1]))
     ax = axes[0]
     kappa = [r["condition"] for r in optimiser]
     steps = {key: [np.nan if r[key] is None else r[key] for r in optimiser] for key in ("gd_steps", "adam_steps")}
-    ax.plot(kappa, steps["gd_steps"], "o-", label="gradient descent, step 1/λ_max")
+    ax.plot(kappa, steps["gd_steps"], "o-", label=r"gradient descent, step $1/\lambda_\max$")
     ax.plot(kappa, [r["gd_steps_bound"] for r in optimiser], "k--", lw=1,
-            label="worst-case bound: ⌈ln(1/tol) / (−2 ln(1 − 1/κ̂))⌉")
+            label=r"worst-case bound: $\lceil \ln(1/\mathrm{tol}) / (-2 \ln(1 - 1/\hat\kappa)) \rceil$")
     ax.plot(kappa, steps["adam_steps"], "s-",
             label="Adam, best rate of the grid")
-    ax.set(xscale="log", yscale="log", xlabel="condition number κ̂ of Ĥ",
+    ax.set(xscale="log", yscale="log", xlabel=r"condition number $\hat\kappa$ of $\hat H$",
            ylabel=f"steps to suboptimality ≤ {OPT_TOL:g}", title="(a) steps to tolerance")
     ax.legend(fontsize=6)
     ax = axes[1]
-    names = list(dataset)
-    ax.bar(names, [dataset[k] for k in names], color=["#b2182b", "#ef8a62", "#67a9cf", "#2166ac"])
-    for i, k in enumerate(names):
-        ax.annotate(f"{dataset[k]:.3g}", (i, dataset[k]), ha="center", va="bottom", fontsize=6)
-    # From 1 (perfect conditioning), so the bars' lengths compare on the log scale.
-    ax.set(yscale="log", ylim=(1, None), ylabel="κ of E[x xᵀ]", title="(b) dataset inputs")
+    values = [dataset[k] for k in VERSIONS]
+    # A singular matrix (κ = ∞) gets a hatched bar above every finite one, labelled ∞.
+    ceiling = 100 * max([v for v in values if math.isfinite(v)] + [1.0])
+    bars = ax.bar(VERSIONS, [v if math.isfinite(v) else ceiling for v in values],
+                  color=["#b2182b", "#ef8a62", "#67a9cf", "#2166ac"])
+    for i, (bar, value) in enumerate(zip(bars, values)):
+        bar.set_hatch("" if math.isfinite(value) else "///")
+        ax.annotate(f"{value:.3g}" if math.isfinite(value) else "∞ (singular)", (i, bar.get_height()), ha="center",
+                    va="bottom", fontsize=6)
+    # From 1 (perfect conditioning), so the bars' lengths compare on the log scale; room above
+    # an infinite κ's bar for its label.
+    top = None if all(map(math.isfinite, values)) else 30 * ceiling
+    ax.set(yscale="log", ylim=(1, top), ylabel=r"$\kappa$ of E[x xᵀ]", title="(b) dataset inputs")
     ax.tick_params(axis="x", labelsize=7, rotation=20)
     return fig
+
+
+def exercise1(X, names, source, seed=0, ratios=RATIOS, dims=DIMS, sizes=SIZES, opt_ratios=OPT_RATIOS):
+    """Every measurement of exercise 1, with a dataset's inputs ``X`` (columns ``names``,
+    read from ``source``), as the JSON that the report reads."""
+    rows = hessian_grid(ratios, dims, sizes, seed=seed)
+    optimiser = optimiser_race(opt_ratios, seed=seed)
+    dataset = dataset_conditioning(X, names)
+    return dict(
+        settings=dict(ratios=ratios, dims=dims, sizes=sizes, sigma=SIGMA, seed=seed, opt_ratios=opt_ratios,
+                      opt_dim=OPT_DIM, opt_size=OPT_SIZE, opt_tol=OPT_TOL, opt_max_steps=OPT_MAX_STEPS,
+                      adam_lrs=list(ADAM_LRS), dataset=source),
+        summary=summarise(rows, optimiser, dataset),
+        grid=rows, optimiser=optimiser, dataset_conditioning=dataset,
+    )
 
 
 def theory_hessian(dataset_source, dataset_target, json_path, figures, seed=0, threads=1):
@@ -277,19 +352,11 @@ def theory_hessian(dataset_source, dataset_target, json_path, figures, seed=0, t
     # The matrices are at most 30 x 30: thread start-up would cost more than it saves
     # (a batched 10 x 10 product measured 16 µs on one thread, 1.6 ms on two).
     torch.set_num_threads(threads)
-    rows = hessian_grid(seed=seed)
-    optimiser = optimiser_race(seed=seed)
     X, _ = load_dataset(dataset_source, dataset_target)
-    dataset = dataset_conditioning(X)
-    plots.draw({"hessian_convergence": lambda: plot_convergence(rows),
-                "optimiser_steps": lambda: plot_optimisers(optimiser, dataset)}, figures)
-    result = dict(
-        settings=dict(ratios=RATIOS, dims=DIMS, sizes=SIZES, sigma=SIGMA, seed=seed, opt_ratios=OPT_RATIOS,
-                      opt_dim=OPT_DIM, opt_size=OPT_SIZE, opt_tol=OPT_TOL, opt_max_steps=OPT_MAX_STEPS,
-                      adam_lrs=list(ADAM_LRS), dataset=dataset_source),
-        summary=summarise(rows, optimiser, dataset),
-        grid=rows, optimiser=optimiser, dataset_conditioning=dataset,
-    )
+    result = exercise1(X, feature_names(dataset_source, dataset_target), dataset_source, seed)
+    plots.draw({"hessian_convergence": lambda: hessian_convergence(result["grid"]),
+                "optimiser_steps": lambda: optimiser_steps(result["optimiser"], result["dataset_conditioning"])},
+               figures)
     io.write_json(json_path, result)
     return result
 

@@ -1,9 +1,11 @@
 """The report's figures drawn from hand-made results: what each must show (the spectral
 bound, points rather than bars on a logarithmic axis, a logarithmic step axis, ties and
-overlapping seeds in the λ selection) and the words of figure 3's caption."""
+overlapping seeds in the λ selection, the theory figures' legends and an infinite condition
+number), symbols as mathtext, and the words of the bound chain's caption."""
 
 import math
 import os
+import re
 
 import matplotlib
 import numpy as np
@@ -13,6 +15,8 @@ import pytest
 from helpers import TEMPLATES
 
 import figures
+import theory_bounds as tb
+import theory_hessian as th
 
 LAMS = {"frob": 0.005, "mix": 0.025}
 RADII = ("radius_mix", "radius_spectral", "radius_frob", "radius_local")
@@ -46,6 +50,13 @@ def study():
     return figures.Study(pd.DataFrame(rows), selection, pd.DataFrame(curves), LAMS, robustness, [0, 0.25, 0.5, 1.0])
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """pyplot keeps every figure a test drew until it is closed."""
+    yield
+    matplotlib.pyplot.close("all")
+
+
 def draw(name, study):
     figures.plots.style()
     return figures.FIGURES[name](study)
@@ -59,9 +70,28 @@ def test_norms_against_lambda_show_the_spectral_bound(study):
 
 def test_bound_chain_has_a_panel_per_middle_bound_and_counts_initialisations(study):
     fig = draw("bound_chain", study)
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == [r"Grad / $\|W\|_\mathrm{Mix}$", r"Grad / $\sqrt{h}\,\|W\|_2$"]
+    # Each axis names its ratio's largest value (Grad/B = 0.3 and 0.3/0.8; B/(√h‖W‖_F) = 1/1.5 and 0.8/1.5).
+    left, right = fig.axes[:2]
+    assert left.get_xlabel() == r"Grad / $\|W\|_\mathrm{Mix}$, largest 0.300"
+    assert left.get_ylabel() == r"$\|W\|_\mathrm{Mix}$ / ($\sqrt{h}\,\|W\|_F$), largest 0.667"
+    assert right.get_xlabel() == r"Grad / $\sqrt{h}\,\|W\|_2$, largest 0.375"
+    assert right.get_ylabel() == r"$\sqrt{h}\,\|W\|_2$ / ($\sqrt{h}\,\|W\|_F$), largest 0.533"
     # 6 trained networks and 2 initialisations, not "12 networks"
     assert fig._suptitle.get_text().startswith("6 trained networks; before training, 2 initialisations")
+    # One legend entry and one point per initialisation, not one per model on top of each other.
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert [label for label in labels if "before" in label] == ["before training (one initialisation per seed)"]
+    assert len(left.collections[0].get_offsets()) == 2
+
+
+def test_bound_chain_shades_where_the_chain_would_fail(study):
+    """The shading covers the ratios above 1, where no network can lie, not the square
+    [0, 1]² where every network lies."""
+    ax = draw("bound_chain", study).axes[0]
+    (region,) = ax.patches
+    shaded = lambda x, y: region.contains_point(ax.transData.transform((x, y)))  # noqa: E731
+    assert not shaded(0.5, 0.5) and not shaded(0.99, 0.99)
+    assert shaded(1.1, 0.5) and shaded(0.5, 1.1) and shaded(1.1, 1.1)
 
 
 def test_before_after_draws_points_not_bars(study):
@@ -87,6 +117,10 @@ def test_lambda_selection_shows_ties_and_keeps_seeds_apart(study):
     assert len(offsets) == 4 and len({tuple(p) for p in offsets.round(6).tolist()}) == 4
     assert "2 seeds, 2 with a tie" in ax.get_title()
     assert any("tied" in text.get_text() for text in fig.legends[0].get_texts())
+    # The legend's markers in one neutral colour: every panel draws them in its penalty's.
+    handles = fig.legends[0].legend_handles
+    edges = {matplotlib.colors.to_hex(handle.get_markeredgecolor()) for handle in handles}
+    assert len(handles) == 2 and len(edges) == 1 and edges.isdisjoint(figures.COLOURS.values())
 
 
 def test_bound_chain_caption_names_the_axes_as_drawn():
@@ -123,3 +157,57 @@ def test_penalty_figures_have_a_panel_per_trained_penalty_and_no_other(study, na
                                 LAMS, study.robustness, study.epsilons)
     fig = draw(name, unpenalised)
     assert visible(fig) == [] and [t.get_text() for t in fig.texts] == ["no penalised network in this study"]
+
+
+# --------------------------------------------------------------------------- the theory's figures
+@pytest.fixture(scope="module")
+def theory():
+    """Small versions of the theory rules' tables: exercise 1's grid, optimiser race and the
+    conditioning of a dataset with a constant column; exercise 2's random families and
+    trained networks (two seeds, before training, NN and two λ of NN+Frob)."""
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    stuck = np.column_stack([X, np.full(len(X), 3.7)])
+    trained = pd.DataFrame([dict(seed=seed, model=model, lam=lam, phase=phase, mix_over_frob=0.5 + 0.1 * seed,
+                                 grad_over_mix=0.2 + lam)
+                            for seed in (0, 1)
+                            for model, lam, phase in (("nn", 0.0, "before"), ("nn_frob", 0.005, "before"),
+                                                      ("nn", 0.0, "after"), ("nn_frob", 0.005, "after"),
+                                                      ("nn_frob", 0.05, "after"))])
+    return dict(grid=th.hessian_grid(ratios=(0.0, 2.0), dims=(2, 3), sizes=(100, 1000)),
+                optimiser=th.optimiser_race(ratios=(0.0, 1.0)), dataset=th.dataset_conditioning(stuck),
+                random=tb.random_study(wide_count=2, widths=(2, 4), narrow_count=3), trained=trained)
+
+
+THEORY_FIGURES = {"hessian_convergence": lambda t: th.hessian_convergence(t["grid"]),
+                  "optimiser_steps": lambda t: th.optimiser_steps(t["optimiser"], t["dataset"]),
+                  "bound_ratios": lambda t: tb.bound_ratios(t["random"], t["trained"]),
+                  "pattern_gap": lambda t: tb.pattern_gap(t["random"])}
+# The report's figures that the hand-made study can draw (it has no sweep).
+SINGLE_CELL = [name for name in figures.FIGURES if not name.startswith("sweep")]
+
+
+@pytest.mark.parametrize("name", SINGLE_CELL + list(THEORY_FIGURES))
+def test_figure_text_writes_symbols_as_mathtext(name, study, theory):
+    """No raw subscript ("‖W‖_Mix", "s_j W_ji") outside $...$: matplotlib prints it as is."""
+    figures.plots.style()
+    fig = THEORY_FIGURES[name](theory) if name in THEORY_FIGURES else figures.FIGURES[name](study)
+    texts = [text.get_text() for text in fig.findobj(matplotlib.text.Text)]
+    assert [text for text in texts if "_" in re.sub(r"\$[^$]*\$", "", text)] == []
+
+
+def test_bound_ratios_legend_explains_the_shades_of_lambda(theory):
+    fig = THEORY_FIGURES["bound_ratios"](theory)
+    labels = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+    assert "light: a grid's smallest λ" in labels and "dark: its largest λ" in labels
+    assert "aligned signs" in labels and "Frobenius penalty" in labels
+
+
+def test_optimiser_steps_draws_an_infinite_condition_number_as_a_hatched_bar(theory):
+    assert [math.isinf(theory["dataset"][k]) for k in th.VERSIONS] == [False, True, True, True]
+    ax = THEORY_FIGURES["optimiser_steps"](theory).axes[1]
+    bars = ax.patches
+    heights = [bar.get_height() for bar in bars]
+    assert all(map(math.isfinite, heights)) and heights[0] < min(heights[1:])
+    assert [bool(bar.get_hatch()) for bar in bars] == [False, True, True, True]
+    assert [text.get_text() for text in ax.texts][1:] == ["∞ (singular)"] * 3
+    assert ax.get_ylim()[1] > max(heights)  # room for the labels

@@ -6,12 +6,18 @@ import json
 
 import markupsafe
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from helpers import TEMPLATES
+
 import equations
+import make_report
 import theory_bounds as tb
 import theory_hessian as th
+from normbound import io
+from normbound.data import load_dataset
 from normbound.model import input_gradients, output_signs
 
 # The figures of each exercise (THEORY_FIGURE_NAMES in workflow/rules/common.smk).
@@ -67,6 +73,101 @@ def test_dataset_conditioning_before_and_after_normalisation():
     assert kappa["raw"] > 1e5
     assert kappa["standardised"] < 1.2
     assert kappa["centred"] == pytest.approx(1e12, rel=0.1)
+
+
+def singular_inputs(n=300, seed=0):
+    """Five varying columns a..e and a constant one, ``stuck``: a stuck sensor."""
+    X = np.random.default_rng(seed).normal(size=(n, 5)) * [1.0, 10.0, 0.1, 3.0, 1.0] + 2.0
+    return np.column_stack([X, np.full(n, 3.7)]), ["a", "b", "c", "d", "e", "stuck"]
+
+
+@pytest.mark.parametrize("matrix", [
+    np.zeros((3, 3)),
+    np.diag([1.0, 0.0, -1e-17]),  # rounding below 0: λ_max/λ_min would be negative
+    th.second_moment(singular_inputs()[0] - singular_inputs()[0].mean(0)),  # a constant column, centred
+    th.second_moment(np.column_stack([np.ones(50), np.arange(50.0), np.arange(50.0) + 1])),  # collinear
+], ids=["zero", "negative eigenvalue", "constant column", "collinear columns"])
+def test_condition_number_of_a_singular_matrix_is_infinite_never_negative(matrix):
+    assert th.condition_number(matrix) == np.inf
+    assert th.condition_number(torch.as_tensor(matrix)) == np.inf
+
+
+def test_condition_number_of_a_regular_matrix():
+    assert th.condition_number(np.diag([4.0, 1.0, 2.0])) == 4.0
+    assert th.condition_number(np.diag([1e12, 1.0])) == pytest.approx(1e12)
+
+
+def test_dataset_conditioning_names_a_constant_column():
+    X, names = singular_inputs()
+    kappa = th.dataset_conditioning(X, names)
+    assert kappa["constant"] == ["stuck"] and kappa["collinear"] == []
+    # Centred, the stuck column is zero: singular, however the data are scaled afterwards.
+    assert kappa["centred"] == kappa["standardised"] == np.inf
+    assert all(kappa[version] > 0 for version in th.VERSIONS)
+    # Without names, columns are numbered from 1.
+    assert th.dataset_conditioning(X)["constant"] == ["6"]
+
+
+def test_dataset_conditioning_names_collinear_columns_not_near_duplicates():
+    X, names = singular_inputs()
+    X, names = X[:, :5], names[:5]
+    combined = np.column_stack([X, X[:, 0] - 2 * X[:, 3]])
+    kappa = th.dataset_conditioning(combined, names + ["a - 2d"])
+    assert kappa["collinear"] == ["a", "d", "a - 2d"] and kappa["constant"] == []
+    assert kappa["centred"] == kappa["standardised"] == np.inf
+    # A near-duplicate column (a second sensor with relative noise 1e-6) is ill-conditioned, not singular.
+    noise = np.random.default_rng(1).normal(size=len(X))
+    near = th.dataset_conditioning(np.column_stack([X, X[:, 0] * (1 + 1e-6 * noise)]), names + ["a'"])
+    assert near["collinear"] == [] and 1e9 < near["standardised"] < np.inf
+
+
+# Three datasets a user may bring: a stuck sensor, a sensor recorded twice, and a class of three rows.
+def csv_dataset(kind):
+    X, names = singular_inputs(n=60)
+    frame = pd.DataFrame(X, columns=names)
+    if kind == "near_duplicate":
+        frame["stuck"] = frame["a"] * (1 + 1e-6 * np.random.default_rng(1).normal(size=len(frame)))
+    if kind == "tiny_class":
+        frame = frame.drop(columns="stuck")
+    target = np.zeros(len(frame), dtype=int)
+    target[:3 if kind == "tiny_class" else 30] = 1
+    return frame.assign(target=target)
+
+
+@pytest.fixture(scope="module")
+def exercise2_results():
+    """Exercise 2 on a few random networks per family and no trained ones (a study of baselines)."""
+    return tb.exercise2(tb.random_study(wide_count=1, widths=(2,), narrow_count=2), tb.trained_study([], [], []))
+
+
+@pytest.mark.parametrize("kind", ["constant_column", "near_duplicate", "tiny_class"])
+def test_theory_section_renders_any_dataset(kind, tmp_path, exercise2_results):
+    """Exercise 1 on a CSV dataset, written and read back as the report does, renders in both
+    formats: an infinite condition number as ∞ (|sci cannot print it), the constant column named."""
+    source = str(tmp_path / f"{kind}.csv")
+    csv_dataset(kind).to_csv(source, index=False)
+    X, _ = load_dataset(source)
+    results = th.exercise1(X, th.feature_names(source, "target"), source, ratios=(0.0, 2.0), dims=(2, 3),
+                           sizes=(100, 1000), opt_ratios=(0.0, 1.0))
+    paths = {"exercise1": str(tmp_path / "exercise1.json"), "exercise2": str(tmp_path / "exercise2.json")}
+    io.write_json(paths["exercise1"], results)
+    io.write_json(paths["exercise2"], exercise2_results)
+    theory = make_report.read_theory(paths)
+    conditioning = theory["exercise1"]["dataset_conditioning"]
+    assert all(conditioning[version] > 0 for version in th.VERSIONS)
+    rendered = {}
+    for fmt in ("html", "tex"):
+        words = make_report.layout_words(fmt, TEMPLATES, dict(theory=theory))
+        rendered[fmt] = make_report.environment(fmt, TEMPLATES).get_template(f"theory.{fmt}.j2").render(
+            theory=theory, theory_figures={name: f"{name}.png" for names in FIGURES.values() for name in names},
+            **words)
+    singular = "The covariance is singular:"
+    if kind == "constant_column":
+        assert conditioning["constant"] == ["stuck"] and conditioning["standardised"] == np.inf
+        assert "column <code>stuck</code> is constant." in rendered["html"]
+        assert r"column \texttt{stuck} is constant." in rendered["tex"] and r"$\infty$ centred only" in rendered["tex"]
+    else:
+        assert singular not in rendered["html"] and singular not in rendered["tex"]
 
 
 # --------------------------------------------------------------------------- exercise 2

@@ -18,6 +18,9 @@ WIDTH = 6.7
 PDF_METADATA = {"CreationDate": None, "Producer": None, "Creator": None}
 PNG_METADATA = {"Software": None}
 PNG_DPI = 160
+# The bound chain's norms in mathtext, for every figure's text (labels, titles, legends).
+NORMS = {"mix_norm": r"$\|W\|_\mathrm{Mix}$", "spectral_bound": r"$\sqrt{h}\,\|W\|_2$",
+         "frob_bound": r"$\sqrt{h}\,\|W\|_F$"}
 
 
 def style() -> None:
