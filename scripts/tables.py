@@ -412,6 +412,14 @@ QUESTION_PAIRS = {1: [(m, "nn") for m in PENALTY], 2: [("nn_frob", "nn_mix")],
                   3: [("nn_spec", "nn_mix"), ("nn_grad", "nn_mix")]}
 
 
+# A paired comparison's numbers that a finding carries as they are.
+TESTS = ("n", "ci_low", "ci_high", "p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm")
+
+
+def tests_of(row: dict, keys=TESTS) -> dict:
+    return {key: row[key] for key in keys}
+
+
 def findings_table(paired: pd.DataFrame, ratios: list, robust: pd.DataFrame, robust_pairs: pd.DataFrame,
                    fidelity: pd.DataFrame, epsilon) -> pd.DataFrame:
     """The findings (:mod:`normbound.findings`), one row per claim, from the other tables:
@@ -429,14 +437,12 @@ def findings_table(paired: pd.DataFrame, ratios: list, robust: pd.DataFrame, rob
             tail_key = findings.comparison_verdict(tail)[0] if r["tail_n"] else "missing"
             words += findings.fluctuation_note(r) + findings.tail_note(key, tail_key)
             rows.append(dict(question=question, claim="difference", model=pair[0], other=pair[1], quantity="test_acc",
-                             **{k: r[k] for k in ("n", "ci_low", "ci_high", "p", "p_holm", "wins", "losses", "sign_p",
-                                                  "sign_p_holm", "fluctuation")},
-                             estimate=r["mean"], tail_estimate=r["tail_mean"], verdict_key=key, verdict=words))
+                             **tests_of(r), fluctuation=r["fluctuation"], estimate=r["mean"], tail_estimate=r["tail_mean"], verdict_key=key, verdict=words))
     for r in ratios:
         key, words = findings.comparison_verdict(r, bound=findings.log_ratio, null="×1")
         rows.append(dict(question=4, claim="ratio", model=r["model"], other="nn", quantity=r["quantity"], n=r["n"],
                          estimate=math.exp(r["mean"]), ci_low=math.exp(r["ci_low"]), ci_high=math.exp(r["ci_high"]),
-                         **{k: r[k] for k in ("p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm")},
+                         **tests_of(r, ("p", "p_holm", "wins", "losses", "sign_p", "sign_p_holm")),
                          verdict_key=key, verdict=words))
     at = robust[robust["epsilon"] == epsilon]
     for r in at[at["metric"].isin(CERTIFICATES)].to_dict("records"):
@@ -446,9 +452,7 @@ def findings_table(paired: pd.DataFrame, ratios: list, robust: pd.DataFrame, rob
     for r in robust_pairs[robust_pairs["epsilon"] == epsilon].to_dict("records"):
         key, words = findings.comparison_verdict(r, "more", "fewer")
         rows.append(dict(question=5, claim="difference", model=r["model"], other=r["other"], quantity=r["measure"],
-                         epsilon=epsilon, estimate=r["mean"],
-                         **{k: r[k] for k in ("n", "ci_low", "ci_high", "p", "p_holm", "wins", "losses", "sign_p",
-                                              "sign_p_holm")}, verdict_key=key, verdict=words))
+                         epsilon=epsilon, estimate=r["mean"], **tests_of(r), verdict_key=key, verdict=words))
     for group, lines in findings.fidelity_drift(fidelity).items():
         key, words = findings.fidelity_verdict(lines["accuracy"], lines["norm"])
         rows.append(dict(question=6, claim=group, n=1, estimate=lines["accuracy"], tail_estimate=lines["norm"],

@@ -41,10 +41,6 @@ def p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def direction(mean: float, higher: str, lower: str) -> str:
-    return higher if mean > 0 else lower
-
-
 def difference(value: float) -> str:
     """A difference's bound in a verdict, signed."""
     return f"{value:+.3f}"
@@ -74,7 +70,7 @@ def comparison_verdict(row: dict, higher: str = "higher", lower: str = "lower", 
     unresolved = (f"includes {null}" if row["ci_low"] <= 0 <= row["ci_high"] else
                   f"excludes {null}, but not after Holm's adjustment (p {p_text(row['p_holm'])})")
     if row["p_holm"] < ALPHA:
-        return "interval", (f"{direction(row['mean'], higher, lower)}: the corrected interval {interval} excludes {null} "
+        return "interval", (f"{higher if row['mean'] > 0 else lower}: the corrected interval {interval} excludes {null} "
                             f"(Holm-adjusted p {p_text(row['p_holm'])}); {seeds}")
     if row["sign_p_holm"] < ALPHA:
         return "consistent", (f"{seeds} (sign test, Holm-adjusted p {p_text(row['sign_p_holm'])}), but the corrected "
