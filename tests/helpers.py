@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(REPO), "shared")
 SNAKEFILE = os.path.join(REPO, "workflow", "Snakefile")
 SCHEMA = os.path.join(REPO, "workflow", "schemas", "config.schema.yaml")
 TEMPLATES = os.path.join(REPO, "report")

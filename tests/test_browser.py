@@ -51,7 +51,7 @@ def expected_table(metrics, lams, chosen, test_over_train):
     """Mean, std and the accuracies' corrected interval per table row and column, written
     independently of tables.py: a model whose seeds chose different λ gets its accuracies
     over every seed, and a row per λ (``model@λ``) with everything."""
-    after = metrics[(metrics["phase"] == "after") & ~metrics["diverged"]]
+    after = metrics[(metrics["phase"] == "after") & ~metrics["diverged"] & metrics["converged"].fillna(True).astype(bool)]
     penalised = after["selected"] if chosen else (
         ((after["model"] == "nn_frob") & np.isclose(after["lam"], lams["frob"]))
         | ((after["model"] == "nn_mix") & np.isclose(after["lam"], lams["mix"])))

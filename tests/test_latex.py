@@ -21,7 +21,8 @@ def test_workflow_pdf_holds_the_comparison_numbers(small_study):
     assert len(table) >= 10
     for row in table.itertuples():
         assert f"{row.mean:.3f} ± {row.std:.3f}" in text, (row.model, row.metric)
-        assert f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" in text, (row.model, row.metric)
+        if pd.notna(row.ci_low):  # accuracies over enough seeds; a norm shows its sd only
+            assert f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" in text, (row.model, row.metric)
         if pd.notna(row.notebook):
             assert f"{row.notebook:.3f}" in text
 

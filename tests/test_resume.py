@@ -19,7 +19,6 @@ with the session's uninterrupted run of that config (``small_study``):
 The unit tests at the end fill the disk halfway through each way the scripts write.
 """
 
-import contextlib
 import os
 import resource
 import shutil
@@ -234,18 +233,23 @@ def test_resumed_run_completes_with_identical_results(faults):
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
 
-@contextlib.contextmanager
-def disk_full_after(limit):
-    """Inside: a write past ``limit`` bytes of any one file fails (EFBIG), as on a full
-    disk; SIGXFSZ, which would kill the process instead, is ignored meanwhile."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, handler)
+def fails_when_the_disk_is_full(writer, folder, limit) -> bool:
+    """Whether ``writer(folder)`` raises OSError when a write past ``limit`` bytes of any
+    one file fails (EFBIG), as on a full disk. It runs in a forked child: the file-size
+    limit is per process and inherited, so set in the test process it would also cut the
+    workflow runs that the suite's background threads start meanwhile."""
+    pid = os.fork()
+    if pid == 0:  # the child: SIGXFSZ, which would kill it instead, is ignored
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            writer(folder)
+        except OSError:
+            os._exit(0)
+        except BaseException:
+            os._exit(2)
+        os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def _table(rows=2000):
@@ -294,8 +298,7 @@ def test_write_failing_midway_leaves_no_file(tmp_path, writer):
     failed, whole = tmp_path / "failed", tmp_path / "whole"
     failed.mkdir()
     whole.mkdir()
-    with disk_full_after(1024), pytest.raises(OSError):
-        writer(str(failed))
+    assert fails_when_the_disk_is_full(writer, str(failed), 1024)
     assert not [name for name in os.listdir(failed) if ".tmp" not in name], "a half-written file under its final name"
     # The same writer with room to write creates every file it names: the check above
     # looked at the right paths.

@@ -218,6 +218,11 @@ def expected_table(points: pd.DataFrame, epsilons) -> dict:
 def test_report_section_states_the_robustness_of_the_results_in_both_formats(small_study):
     results = small_study / "results"
     points = pd.read_csv(results / "robustness.csv")
+    # A network that did not converge is kept out of every statistic (results/metrics.csv).
+    metrics = pd.read_csv(results / "metrics.csv")
+    unsettled = metrics[(metrics["phase"] == "after") & (metrics["converged"] == False)]  # noqa: E712
+    points = points[~points.set_index(["seed", "model", "lam"]).index.isin(
+        unsettled.set_index(["seed", "model", "lam"]).index)]
     epsilons = DEFAULTS["table_epsilons"]
     expected = expected_table(points, epsilons)
     assert {m for m, _, _ in expected} == {"svc", *NETWORKS}

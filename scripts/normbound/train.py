@@ -290,7 +290,7 @@ def compiled_training_steps():
 
 # K, the steps per CUDA graph replay. Compiling K unrolled steps takes about K times as long
 # (10-20 s for K = 10 on an H100); K = 10 already gives the GPU back nearly all the time
-# launching steps one at a time cost (../shared/docs/GPU.md).
+# launching steps one at a time cost (measured on an H100: docs/performance.md).
 CUDA_UNROLL = 10
 
 CURVE_COLUMNS = ("train_loss", "train_acc", "val_acc", "test_acc", "grad", "mix_norm", "frob_bound")
