@@ -64,7 +64,7 @@ import pandas as pd
 import yaml
 
 import equations
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES
 from normbound import config as study_config
 from normbound import io
 from normbound.plots import files_in
@@ -595,7 +595,7 @@ def context(tabs: dict, config: dict, info: dict, cost: list, theory) -> dict:
         # A step is a whole number (the CSV holds it as a float: other rows' steps are empty).
         diverged=tabs["diverged"].astype({"diverged_step": int}).to_dict("records"), seeds=config["seeds"],
         theory=theory, confidence=round(100 * CONFIDENCE), min_seeds=MIN_SEEDS, tail_percent=round(100 * TAIL_FRACTION),
-        findings=findings_view(tabs["findings"]),
+        findings=findings_view(tabs["findings"]), schatten_p=SCHATTEN_P,
         robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"], tabs["robustness_paired"]),
         # Figures placed in a section of their own, not in the list of figures.
         section_figures=("robustness_curves",),

@@ -18,6 +18,10 @@ NETWORKS = ("nn", "nn_frob", "nn_mix", "nn_spec", "nn_grad")
 # the notebook's two bounds, then the two comparators the notebook did not have, the
 # tightest norm of the bound chain (spec) and the input gradient itself (grad).
 PENALTY = {"nn_frob": "frob", "nn_mix": "mix", "nn_spec": "spec", "nn_grad": "grad"}
+# The spectral comparator penalises the Schatten norm of this order instead of ||W||_2
+# itself (normbound.model.schatten_norm; normbound.train.spectral_penalty says why). A power
+# of 2 of at least 4, so that the trainer's gradient is a short chain of matrix squarings.
+SCHATTEN_P = 8
 # The config keys that take one value or a list: each list is a sweep axis, and every
 # combination of their values is a study cell (normbound.config.cells), in this order.
 SWEEP_AXES = ("label_noise", "hidden", "steps")

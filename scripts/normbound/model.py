@@ -19,6 +19,8 @@ import math
 import numpy as np
 import torch
 
+from . import SCHATTEN_P
+
 # Relative slack allowed in the bound chain: the norms are evaluated in float64 from
 # float32 weights, so a true violation is many orders of magnitude above this.
 BOUND_RTOL = 1e-6
@@ -81,12 +83,6 @@ def spectral_norm(W: torch.Tensor) -> torch.Tensor:
     """||W||_2 per network, ``W (..., h, d)`` (exact: an SVD; differentiable where the top
     singular value is simple)."""
     return torch.linalg.matrix_norm(W, ord=2)
-
-
-# The spectral comparator penalises the Schatten norm of this order instead of ||W||_2
-# itself (see schatten_norm; normbound.train.spectral_penalty says why). A power of 2 of
-# at least 4, so that the trainer's gradient is a short chain of matrix squarings.
-SCHATTEN_P = 8
 
 
 def schatten_norm(W: torch.Tensor, p: int = SCHATTEN_P) -> torch.Tensor:

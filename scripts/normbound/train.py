@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from . import PENALTY
-from .model import SCHATTEN_P, init_network, measure, output_signs, penalty
+from . import SCHATTEN_P
+from .model import init_network, measure, output_signs, penalty
 
 log = logging.getLogger("normbound")
 
@@ -203,7 +204,7 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
 
 def spectral_penalty(W, lam, p=SCHATTEN_P):
     """λ·h·||W||_{S_p}² per network, the squared Schatten-p norm (:func:`normbound.model.
-    schatten_norm`, p = :data:`~normbound.model.SCHATTEN_P`), and its exact gradient.
+    schatten_norm`, p = :data:`normbound.SCHATTEN_P`), and its exact gradient.
 
     Why not λ·h·||W||_2² itself: ||W||_2 is not differentiable where the top singular values
     tie, and the penalty drives W there (it lowers σ1 until σ2, σ3, ... meet it). Its
