@@ -386,10 +386,8 @@ def robustness_curves(study: Study):
             curve = mine[mine["metric"] == measure]
             if len(curve):
                 ax.plot(curve["epsilon"], curve["mean"], **style)
-                # A share lies in [0, 1]: the interval cut to it keeps its coverage.
-                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]).clip(0, 1),
-                                curve["ci_high"].fillna(curve["mean"]).clip(0, 1), color=style["color"], alpha=0.15,
-                                lw=0)
+                ax.fill_between(curve["epsilon"], curve["ci_low"].fillna(curve["mean"]),
+                                curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
         lams = accuracy.loc[accuracy["model"] == model, "lam"]
         # The range of the λ chosen over seeds: a list of them overran the next panel's title.
         span = f"{lams.min():g}" + (f"–{lams.max():g}" if lams.nunique() > 1 else "")

@@ -29,10 +29,10 @@ def fmt(x):
 
 
 def corrected(x, test_over_train):
-    """The corrected resampled t interval (Nadeau and Bengio) of the mean of x, computed here
-    with scipy.stats, apart from the package's code."""
+    """The corrected resampled t interval (Nadeau and Bengio) of the mean of the shares x,
+    computed here with scipy.stats, apart from the package's code."""
     half = stats.t.ppf(0.975, len(x) - 1) * math.sqrt(1 / len(x) + test_over_train) * x.std(ddof=1)
-    return [x.mean() - half, x.mean() + half]
+    return [max(x.mean() - half, 0), min(x.mean() + half, 1)]  # a share: cut to [0, 1]
 
 
 def summary(x, column, test_over_train):

@@ -51,12 +51,14 @@ def cell(table, model, metric):
 
 
 def test_summarise_gives_sample_std_and_the_corrected_interval_of_an_estimate():
-    s = summarise([1.0, 2.0, 3.0, 4.0, np.nan], test_over_train=1.0)
-    # std with ddof 1: sqrt(5/3); se = sqrt(1/4 + 1)·s, t(0.975, 3) = 3.1824463
-    assert s["n"] == 4 and s["mean"] == pytest.approx(2.5)
-    assert s["std"] == pytest.approx(1.2909944487)
-    half = 3.1824463 * math.sqrt(1.25) * 1.2909944487
-    assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.5 - half, 2.5 + half))
+    s = summarise([0.91, 0.92, 0.93, 0.94, np.nan], test_over_train=1.0)
+    # std with ddof 1: sqrt(5/3)/100; se = sqrt(1/4 + 1)·s, t(0.975, 3) = 3.1824463
+    assert s["n"] == 4 and s["mean"] == pytest.approx(0.925)
+    assert s["std"] == pytest.approx(0.012909944487)
+    half = 3.1824463 * math.sqrt(1.25) * 0.012909944487
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((0.925 - half, 0.925 + half))
+    # An estimate is a share: its interval is cut to [0, 1].
+    assert summarise([0.98, 1.0, 1.0], test_over_train=1.0)["ci_high"] == 1.0
     # Two values: below the minimum, no interval; without test_over_train (a spread), none either.
     assert math.isnan(summarise([0.90, 0.93], 1.0)["ci_low"]) and math.isnan(summarise([1.0, 2.0, 3.0])["ci_high"])
     one = summarise([0.7], 1.0)

@@ -115,15 +115,9 @@ def fidelity_verdict(accuracy: float, norm: float) -> tuple[str, str]:
                               f"accuracy and {100 * FIDELITY_TOLERANCE['norm']:.0f} % in the norms")
 
 
-# The certificates as the findings name them, by robust-accuracy name.
-CERTIFICATE_WORDS = {"certified_mix": "the ‖W‖_Mix bound", "certified_spectral": "the √h‖W‖₂ bound",
-                     "certified_frob": "the √h‖W‖_F bound", "certified_local": "the local certificate",
-                     "certified_kernel": "the RBF kernel's bound"}
-
-
 def share_words(row: dict) -> str:
     """A certified share at one radius, with its interval where there is one."""
-    words = f"{CERTIFICATE_WORDS[row['metric']]} certifies {100 * row['mean']:.1f} % of the test points"
+    words = f"certifies {100 * row['mean']:.1f} % of the test points"
     if math.isfinite(row["ci_low"]):
         words += f" [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]"
     return words

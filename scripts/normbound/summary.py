@@ -63,7 +63,9 @@ def corrected_interval(mean: float, std: float, n: int, test_over_train: float,
 def summarise(values, test_over_train: float | None = None, confidence: float = CONFIDENCE) -> dict:
     """n, mean and sample standard deviation (ddof 1) of the finite ``values``; with
     ``test_over_train`` (n_test/n_train of one split) also the corrected interval of the
-    mean (:func:`corrected_interval`), else NaN there."""
+    mean (:func:`corrected_interval`), else NaN there. Every such estimate here is a share
+    (an accuracy, a robust accuracy), so its interval is cut to [0, 1]: the mean lies there,
+    and the cut interval covers it whenever the whole one does."""
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
@@ -72,6 +74,7 @@ def summarise(values, test_over_train: float | None = None, confidence: float = 
     low = high = math.nan
     if test_over_train is not None:
         low, high, _ = corrected_interval(mean, std, n, test_over_train, confidence)
+        low, high = max(low, 0.0), min(high, 1.0)  # NaN (too few values) stays NaN
     return dict(n=n, mean=mean, std=std, ci_low=low, ci_high=high)
 
 
