@@ -20,8 +20,8 @@ import threading
 import time
 
 import pytest
-from helpers import (ACCOUNT, CLUSTER, CLUSTER_TIMEOUT, GPU_PARTITION, PARTITION, processes, run_on_cluster, seed_folder,
-                     training_job_wildcards)
+from helpers import (ACCOUNT, CLUSTER, CLUSTER_TIMEOUT, GPU_PARTITION, PARTITION, SMALL_CONFIG, processes, run_on_cluster,
+                     seed_folder, training_job_wildcards)
 
 pytestmark = pytest.mark.slow
 RESULT_FILES = ("metrics.csv", "selection.csv", "robustness.csv")
@@ -31,6 +31,7 @@ LOCAL_RULES = {"aggregate", "tables"}
 LIGHT_RULES = {"prepare_data", "train_baselines"}
 # profiles/slurm: a failed or cancelled job is submitted again up to twice.
 RETRIES = 2
+SEEDS = SMALL_CONFIG["seeds"]
 # The SLURM comment of seed 1's training job.
 TRAINING_JOB_1 = f"rule_train_networks_wildcards_{training_job_wildcards(1)}"
 
@@ -68,7 +69,7 @@ def test_every_cluster_job_went_through_sbatch(cluster_study):
     assert {row[1] for row in rows} == {"COMPLETED"} and {row[3] for row in rows} == {ACCOUNT}
     # Training went to the GPU partition with one GPU (the profile's set-resources) ...
     training = [row for row in rows if row[5].startswith("rule_train_networks")]
-    assert len(training) == 2
+    assert len(training) == len(SEEDS)
     assert all(row[2] == GPU_PARTITION and "gres/gpu=1" in row[4] for row in training)
     # ... everything else to the CPU partition.
     assert {row[2] for row in rows if row not in training} == {PARTITION}
@@ -77,7 +78,7 @@ def test_every_cluster_job_went_through_sbatch(cluster_study):
 def test_light_jobs_of_all_seeds_ran_as_one_grouped_job(cluster_study):
     run = run_log(cluster_study[1])
     light = {job for job, (rule, _) in run["jobs"].items() if rule in LIGHT_RULES}
-    assert len(light) == 4, "data and baselines of both seeds"
+    assert len(light) == len(LIGHT_RULES) * len(SEEDS), "data and baselines of every seed"
     assert [set(group) for group in run["groups"]] == [light]
     rows = sacct("--name", run["run_id"], "--format", "JobID,Comment")
     assert len([row for row in rows if row[1].startswith("rule_light")]) == 1
