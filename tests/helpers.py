@@ -5,6 +5,7 @@ report (HTML and PDF), and training grids checked against the reference loop.
 Fixtures live in conftest.py; everything here is a plain function or constant.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -398,7 +399,8 @@ def render(results, config, outdir):
     """Render both formats of the report of ``results`` (a finished study's results
     folder) with ``config`` into ``outdir``, as the report rule does; the two paths."""
     import figures
-    import make_report
+    from normbound.config import cells
+    from normbound.report import make_report
 
     results, outdir = os.fspath(results), os.fspath(outdir)
     table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")
@@ -407,9 +409,10 @@ def render(results, config, outdir):
     drawn = {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES
              if os.path.exists(os.path.join(figure_dir, f"{n}.png"))}
     sweep = {n: drawn.pop(n) for n in list(drawn) if n.startswith("sweep")}
-    make_report.make_report(
+    make_report(
         {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))}, drawn,
-        {}, {}, config, TEMPLATES, os.path.join(results, "benchmarks"), [], html, tex, sweep)
+        {}, {}, config, cells(config)[0], TEMPLATES, sorted(glob.glob(os.path.join(results, "benchmarks", "*", "*.tsv"))),
+        [], html, tex, sweep)
     return html, tex
 
 

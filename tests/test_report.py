@@ -15,8 +15,9 @@ import pytest
 from helpers import NASTY, REPO, SNAKEFILE, SNAKEMAKE, TEMPLATES, full_config, render, run_workflow
 
 import figures
-import make_report
 import tables
+from normbound.config import cells
+from normbound.report import escape, markup, provenance, render as report_render, views
 from normbound.summary import summarise
 
 LAMS = {"frob": 0.005, "mix": 0.025}
@@ -153,25 +154,25 @@ def test_settings_differences_name_the_key():
 
 def test_latex_escape_neutralises_every_special_character():
     tt = lambda c: rf"{{\ttfamily\char{ord(c)}}}"  # noqa: E731
-    assert make_report.latex_escape(NASTY) == (
+    assert escape.latex_escape(NASTY) == (
         rf'\textless{{}}script\textgreater{{}}alert({tt(chr(34))}x{tt(chr(34))})\textless{{}}/script\textgreater{{}} '
         rf'\& 100\% \$5 {tt("_")}a \#1 \{{b\}} \textbackslash{{}}c {tt("~")}d {tt("^")}e '
         r'\ensuremath{\lambda}\ensuremath{\|}')
-    assert make_report.latex_escape("Zürich 中") == "Zürich ?"
+    assert escape.latex_escape("Zürich 中") == "Zürich ?"
 
 
 def test_tex_environment_escapes_every_inserted_value_but_built_latex():
-    env = make_report.environment("tex", TEMPLATES)
-    out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x&y", b=make_report.LatexSafe(r"$\pi$"), c=0.12345)
+    env = markup.environment("tex", TEMPLATES)
+    out = env.from_string(r"\VAR{a} \VAR{b} \VAR{c|num}").render(a="x&y", b=escape.LatexSafe(r"$\pi$"), c=0.12345)
     assert out == r"x\&y $\pi$ 0.123"
 
 
 def test_words_print_values_literally_and_equations_in_each_format():
     """A value in the report's words is text, never markup; equations are MathML in HTML
     and stay TeX in LaTeX; a value inside $...$ must be a number."""
-    words = make_report.words_environment(TEMPLATES).from_string(
+    words = markup.words_environment(TEMPLATES).from_string(
         "**{{ v }}** at $n = {{ n }}$, see [the table](#fidelity); `{{ v }}`\n\n- one\n- two").render(v="a*b $c$ <i>&", n=30)
-    html, tex = make_report.convert(words, "html"), make_report.convert(words, "tex")
+    html, tex = markup.convert(words, "html"), markup.convert(words, "tex")
     assert html.startswith("<p><strong>a*b $c$ &lt;i&gt;&amp;</strong> at <math") and "<mn>30</mn>" in html
     assert '<a href="#fidelity">the table</a>; <code>a*b $c$ &lt;i&gt;&amp;</code></p>' in html
     assert html.endswith("<ul>\n<li>one</li>\n<li>two</li>\n</ul>")
@@ -180,29 +181,29 @@ def test_words_print_values_literally_and_equations_in_each_format():
                    "\n\n\\begin{itemize}\\setlength{\\itemsep}{0pt}\n\\item one\n\\item two\n\\end{itemize}")
     for bad in ("${{ v }}$", "a lone $ sign"):
         with pytest.raises(ValueError):
-            make_report.convert(make_report.words_environment(TEMPLATES).from_string(bad).render(v="x"), "html")
+            markup.convert(markup.words_environment(TEMPLATES).from_string(bad).render(v="x"), "html")
 
 
 def test_a_small_lambda_in_an_equation_is_a_power_of_ten():
     """Python prints 5e-05 for a λ the schema accepts: inside $...$ it is 5 × 10^-5 in both
     formats, not a crash nor an "e" read as a variable."""
-    words = make_report.words_environment(TEMPLATES).from_string("$\\lambda = {{ v }}$").render(v=5e-05)
-    assert make_report.convert(words, "tex") == r"$\lambda = 5 \times 10^{-5}$"
-    assert "<msup><mn>10</mn>" in make_report.convert(words, "html")
+    words = markup.words_environment(TEMPLATES).from_string("$\\lambda = {{ v }}$").render(v=5e-05)
+    assert markup.convert(words, "tex") == r"$\lambda = 5 \times 10^{-5}$"
+    assert "<msup><mn>10</mn>" in markup.convert(words, "html")
 
 
 def test_layouts_hold_no_sentences():
     """The report's sentences live in the words' templates, written once for both formats;
     the layouts (report/*.html.j2, *.tex.j2) hold only headings and short labels."""
     for fmt in ("html", "tex"):
-        env = make_report.environment(fmt, TEMPLATES)
+        env = markup.environment(fmt, TEMPLATES)
         for name in (f"report.{fmt}.j2", f"theory.{fmt}.j2"):
             source = env.loader.get_source(env, name)[0]
             for line, kind, value in env.lex(source, name):
                 if kind != "data":
                     continue
-                markup = r"<style>.*?</style>|<[^>]*>" if fmt == "html" else r"\\[a-zA-Z]+(\[[^\]]*\])?"
-                for run in re.split(r"[\n&|{}]| {2,}", re.sub(markup, "  ", value, flags=re.S)):
+                tags = r"<style>.*?</style>|<[^>]*>" if fmt == "html" else r"\\[a-zA-Z]+(\[[^\]]*\])?"
+                for run in re.split(r"[\n&|{}]| {2,}", re.sub(tags, "  ", value, flags=re.S)):
                     words = re.findall(r"[^\W\d_]+", run)
                     assert len(words) < 12 and not (len(words) >= 5 and run.strip().endswith(".")), (name, line, run)
 
@@ -251,15 +252,16 @@ def plain_html(html: str) -> list:
 
 
 def plain_tex(tex: str) -> list:
-    """The words of a LaTeX fragment written by make_report.convert: equations as "MATH",
-    the markup of make_report.TEX and latex_escape taken away."""
+    """The words of a LaTeX fragment written by markup.convert: equations as "MATH",
+    the markup of markup.TEX and latex_escape taken away."""
     tex = re.sub(r"\\\[.*?\\\]|(?<!\\)\$.*?(?<!\\)\$", " MATH ", tex, flags=re.S)
     tex = re.sub(r"\\hyperref\[[^\]]*\]", " ", tex)
-    escapes = {**make_report.LATEX_SPECIALS, **make_report.LATEX_UNICODE}
+    escapes = {**escape.LATEX_SPECIALS, **escape.LATEX_UNICODE}
     for char, escaped in sorted(escapes.items(), key=lambda item: -len(item[1])):
         tex = tex.replace(escaped, char)
-    markup = make_report.TEX
-    templates = (markup.strong, markup.emphasis, markup.code, markup.note, markup.items, markup.item)
+    tex_format = markup.TEX
+    templates = (tex_format.strong, tex_format.emphasis, tex_format.code, tex_format.note, tex_format.items,
+                 tex_format.item)
     for part in sorted({part for t in templates for part in t.format("\0").split("\0") if part}, key=len, reverse=True):
         tex = tex.replace(part, " ")
     return re.findall(r"[^\W_]+", tex)
@@ -276,19 +278,19 @@ def test_every_piece_of_text_is_in_both_formats_and_reads_the_same(request, stud
     results = folder / "results"
     config = full_config(folder)
     table_dir, theory_dir = results / "tables", results / "theory"
-    ctx = make_report.context(
-        make_report.read_tables({p.stem: str(p) for p in table_dir.glob("*.csv")}), config,
-        make_report.provenance(config, str(results / "benchmarks"), TEMPLATES), [],
-        make_report.read_theory({p.stem: str(p) for p in theory_dir.glob("*.json")}))
+    ctx = views.context(
+        views.read_tables({p.stem: str(p) for p in table_dir.glob("*.csv")}), config, cells(config)[0],
+        provenance.provenance(config, sorted(map(str, results.glob("benchmarks/*/*.tsv"))), TEMPLATES), [],
+        views.read_theory({p.stem: str(p) for p in theory_dir.glob("*.json")}))
     figures_of = lambda folder: {p.stem: (str(p.with_suffix(".pdf")), str(p)) for p in folder.glob("*.png")}  # noqa: E731
     drawn = figures_of(results / "figures")
     sweep = {name: files for name, files in drawn.items() if name.startswith("sweep")}
     documents, words = {}, {}
     for fmt in ("html", "tex"):
         out = tmp_path / f"report.{fmt}"
-        make_report.render(fmt, ctx, {name: files for name, files in drawn.items() if name not in sweep},
+        report_render.render(fmt, ctx, {name: files for name, files in drawn.items() if name not in sweep},
                            figures_of(theory_dir), TEMPLATES, str(out), sweep)
-        documents[fmt], words[fmt] = out.read_text(), make_report.layout_words(fmt, TEMPLATES, ctx)
+        documents[fmt], words[fmt] = out.read_text(), markup.layout_words(fmt, TEMPLATES, ctx)
     pieces = {}
     for kind in ("text", "phrase"):
         for name, macro in words["html"][kind].macros.items():
@@ -313,7 +315,7 @@ def test_nasty_title_is_escaped_in_both_formats(small_study, tmp_path):
         text = handle.read()
     assert "<script>" not in text and "&lt;script&gt;alert(" in text and "A&amp;B &lt;i&gt;" in text
     with open(tex) as handle:
-        assert make_report.latex_escape(NASTY) in handle.read()
+        assert escape.latex_escape(NASTY) in handle.read()
 
 
 @pytest.mark.slow

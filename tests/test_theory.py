@@ -1,5 +1,5 @@
 """The theory checks (exercises 1 and 2): scripts/theory_hessian.py, scripts/theory_bounds.py,
-scripts/equations.py and the theory section of the report."""
+scripts/normbound/report/equations.py and the theory section of the report."""
 
 import itertools
 import json
@@ -12,8 +12,7 @@ import torch
 
 from helpers import TEMPLATES
 
-import equations
-import make_report
+from normbound.report import equations, markup, views
 import theory_bounds as tb
 import theory_hessian as th
 from normbound import io
@@ -152,13 +151,13 @@ def test_theory_section_renders_any_dataset(kind, tmp_path, exercise2_results):
     paths = {"exercise1": str(tmp_path / "exercise1.json"), "exercise2": str(tmp_path / "exercise2.json")}
     io.write_json(paths["exercise1"], results)
     io.write_json(paths["exercise2"], exercise2_results)
-    theory = make_report.read_theory(paths)
+    theory = views.read_theory(paths)
     conditioning = theory["exercise1"]["dataset_conditioning"]
     assert all(conditioning[version] > 0 for version in th.VERSIONS)
     rendered = {}
     for fmt in ("html", "tex"):
-        words = make_report.layout_words(fmt, TEMPLATES, dict(theory=theory))
-        rendered[fmt] = make_report.environment(fmt, TEMPLATES).get_template(f"theory.{fmt}.j2").render(
+        words = markup.layout_words(fmt, TEMPLATES, dict(theory=theory))
+        rendered[fmt] = markup.environment(fmt, TEMPLATES).get_template(f"theory.{fmt}.j2").render(
             theory=theory, theory_figures={name: f"{name}.png" for names in FIGURES.values() for name in names},
             **words)
     singular = "The covariance is singular:"

@@ -27,6 +27,16 @@ THEORY_FILES = {
     **THEORY_FIGURES["theory_bounds"],
 }
 
+# Every job's benchmark file, of the jobs this config runs: per noise rate and seed, per
+# cell and seed, and the theory's.
+BENCHMARK_FILES = (
+    sorted(set(per_cell_and_seed(rules.prepare_data.benchmark)
+               + (per_cell_and_seed(rules.train_baselines.benchmark) if TRAINED_BASELINES else [])))
+    + (per_cell_and_seed(rules.train_networks.benchmark) if TRAINED_NETWORKS else [])
+    + (per_cell_and_seed(rules.robustness.benchmark) if ROBUSTNESS_MEASURED else [])
+    + [rules.theory_hessian.benchmark, rules.theory_random.benchmark, rules.theory_bounds.benchmark]
+)
+
 
 rule tables:
     """The findings; comparison tables (mean, sd, n, the accuracies' corrected interval over
@@ -101,6 +111,9 @@ rule report:
         templates=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "*.j2"))),
         captions=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "captions", "*.rst"))),
         cost=COST_FILES,
+        # The benchmark files of this config's jobs, and no others: a removed seed's or
+        # cell's jobs leave the cost table, and a rerun job renders the report again.
+        benchmarks=BENCHMARK_FILES,
     output:
         html=report(f"{REPORT}/report.html", caption="../../report/captions/report.rst", category="Report"),
         tex=f"{REPORT}/report.tex",
@@ -114,7 +127,7 @@ rule report:
         theory_figures=[name for names in THEORY_FIGURE_NAMES.values() for name in names],
         # The folder of the templates and captions, found from the inputs (lint: no hard-coded prefix).
         templates=lambda wildcards, input: os.path.dirname(input.templates[0]),
-        benchmarks=BENCHMARKS,
+        cell=REPORT_CELL,
     log:
         f"{LOGS}/report.log",
     threads: 1

@@ -1,7 +1,7 @@
 """LaTeX to MathML for the HTML report: equations that render offline, without a script.
 
 Browsers draw MathML natively (Chromium since version 109, Firefox, Safari), so the
-self-contained HTML needs neither a CDN nor JavaScript. make_report.convert calls it for
+self-contained HTML needs neither a CDN nor JavaScript. markup.convert calls it for
 every ``$...$`` and ``$$...$$`` of the report's words.
 """
 
