@@ -18,6 +18,7 @@ import argparse
 import math
 from dataclasses import dataclass, field
 
+import matplotlib.lines
 import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker
@@ -26,8 +27,8 @@ import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, plots
 from normbound.plots import WIDTH, plain_log
-from normbound.summary import (ROBUST_MEASURES, along, in_cell, robust_accuracy, summary_by, sweep_summary, trained,
-                               usable_points)
+from normbound.summary import (PAIRS, ROBUST_MEASURES, along, comparison_rows, in_cell, paired_difference, robust_accuracy,
+                               seed_accuracy, summary_by, sweep_summary, trained, usable, usable_points)
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02",
            "nn_spec": "#1b9e77", "nn_grad": "#e7298a"}
@@ -368,6 +369,37 @@ def sweep_width_ratio(study: Study):
     return fig
 
 
+def paired_differences(study: Study):
+    """Each paired difference in test accuracy at the λ chosen on validation data, the
+    report's main comparison: one grey dot per seed, and the mean with its corrected
+    interval (:func:`normbound.summary.paired_difference`, as the paired table) in the
+    first model's colour. Networks left out of the statistics are left out here too."""
+    after = comparison_rows(study.metrics, chosen=True)
+    accuracy = seed_accuracy(after[usable(after)])
+    pairs = [(m, o) for m, o in PAIRS if m in accuracy and o in accuracy]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 0.45 * len(pairs) + 1.2))
+    for y, (model, other) in enumerate(pairs):
+        seeds = (accuracy[model] - accuracy[other]).dropna()
+        # Seeds spread a little apart vertically, so that equal differences stay visible.
+        offsets = np.linspace(-0.18, 0.18, len(seeds)) if len(seeds) > 1 else np.zeros(1)
+        ax.plot(seeds.to_numpy(), y + offsets, "o", ms=3, color="0.6")
+        stats = paired_difference(seeds, study.test_over_train) if study.test_over_train else {}
+        if np.isfinite(stats.get("ci_low", np.nan)):
+            ax.plot([stats["ci_low"], stats["ci_high"]], [y, y], color=COLOURS[model], lw=2.2)
+        ax.plot([seeds.mean()], [y], "D", ms=6, color=COLOURS[model], markeredgecolor="k", mew=0.6)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(pairs)), [f"{LABELS[m]} − {LABELS[o]}" for m, o in pairs])
+    ax.invert_yaxis()
+    ax.set_xlabel("difference in test accuracy (first model − second)")
+    # The legend in neutral colours: each row's colour is its first model's.
+    legend = [matplotlib.lines.Line2D([], [], ls="", marker="o", ms=3, color="0.6", label="one seed"),
+              matplotlib.lines.Line2D([], [], color="0.3", lw=2.2, label="corrected interval of the mean"),
+              matplotlib.lines.Line2D([], [], ls="", marker="D", ms=6, color="white", markeredgecolor="k",
+                                      label="mean over seeds")]
+    fig.legend(handles=legend, loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
 def robustness_curves(study: Study):
     """Robust accuracy against ε, one panel per classifier (networks at the chosen λ, the
     SVC): the fraction of test points each certificate certifies and the attack leaves
@@ -406,7 +438,7 @@ def robustness_curves(study: Study):
     return fig
 
 
-FIGURES = {f.__name__: f for f in (accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
+FIGURES = {f.__name__: f for f in (paired_differences, accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
                                    training_curves, lambda_chosen, robustness_curves, sweep, sweep_width_ratio)}
 
 

@@ -17,7 +17,7 @@ from normbound import config as study_config
 from normbound import io
 from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
-from normbound.report import make_report
+from normbound.report.render import make_report
 
 
 def from_workflow(smk) -> dict:

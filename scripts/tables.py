@@ -48,9 +48,9 @@ import pandas as pd
 import yaml
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io
-from normbound.summary import (CERTIFICATES, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
+from normbound.summary import (CERTIFICATES, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
                                robust_accuracy, summary_by, sweep_summary, trained, usable,
-                               usable_points)
+                               usable_points, seed_accuracy)
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
@@ -61,10 +61,6 @@ PER_LAMBDA = ("grad", "grad_notebook", "mix_norm", "spectral_bound", "frob_bound
 # notebook's "grad" differentiates the unpooled activations, as grad_notebook does.
 NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_notebook": "grad",
                    "mix_norm": "mix_norm", "frob_bound": "frob_bound"}
-# Paired comparisons of test accuracy: (model, minus model). Each comparator against the
-# unpenalised network and against the mixed-norm penalty, the bound it would replace.
-PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"),
-         ("nn_spec", "nn"), ("nn_grad", "nn"), ("nn_spec", "nn_mix"), ("nn_grad", "nn_mix"))
 # A network "ends above its best" when its last objective exceeds its lowest logged one by more.
 EXCESS_THRESHOLD = 0.02
 
@@ -160,7 +156,7 @@ def paired_table(metrics: pd.DataFrame, curves: pd.DataFrame, test_over_train: f
     for choice, chosen in (("chosen", True), ("notebook", False)):
         after = comparison_rows(metrics, chosen)
         after = after[usable(after)]
-        accuracy = after.pivot(index="seed", columns="model", values="test_acc")
+        accuracy = seed_accuracy(after)
         series = tail_series(after, curves)
         family = []
         for model, other in PAIRS:

@@ -400,7 +400,7 @@ def render(results, config, outdir):
     folder) with ``config`` into ``outdir``, as the report rule does; the two paths."""
     import figures
     from normbound.config import cells
-    from normbound.report import make_report
+    from normbound.report.render import make_report
 
     results, outdir = os.fspath(results), os.fspath(outdir)
     table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")

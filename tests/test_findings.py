@@ -139,6 +139,10 @@ def test_verdict_words_follow_the_numbers():
     # An interval that excludes 0 before Holm's adjustment only is not said to include it.
     key, words = findings.comparison_verdict(paired_row(ci_low=0.008, p_holm=0.2, sign_p_holm=1.0))
     assert key == "none" and "excludes 0, but not after Holm's adjustment" in words and "includes 0" not in words
+    # Equal on every seed: no direction to test (the sign test's p is NaN), and nothing says "nan".
+    key, words = findings.comparison_verdict(paired_row(mean=0.0, ci_low=0.0, ci_high=0.0, p_holm=math.nan, wins=0,
+                                                        losses=0, sign_p_holm=math.nan))
+    assert key == "none" and words == "no difference: equal on all 10 seeds"
 
 
 def test_findings_table_verdict_flips_with_the_sign_of_the_differences():

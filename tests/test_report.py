@@ -197,7 +197,7 @@ def test_layouts_hold_no_sentences():
     the layouts (report/*.html.j2, *.tex.j2) hold only headings and short labels."""
     for fmt in ("html", "tex"):
         env = markup.environment(fmt, TEMPLATES)
-        for name in (f"report.{fmt}.j2", f"theory.{fmt}.j2"):
+        for name in (f"report.{fmt}.j2", f"blocks.{fmt}.j2"):
             source = env.loader.get_source(env, name)[0]
             for line, kind, value in env.lex(source, name):
                 if kind != "data":
@@ -286,11 +286,12 @@ def test_every_piece_of_text_is_in_both_formats_and_reads_the_same(request, stud
     drawn = figures_of(results / "figures")
     sweep = {name: files for name, files in drawn.items() if name.startswith("sweep")}
     documents, words = {}, {}
+    single = {name: files for name, files in drawn.items() if name not in sweep}
+    values = report_render.structured(ctx, single, figures_of(theory_dir), sweep)
     for fmt in ("html", "tex"):
         out = tmp_path / f"report.{fmt}"
-        report_render.render(fmt, ctx, {name: files for name, files in drawn.items() if name not in sweep},
-                           figures_of(theory_dir), TEMPLATES, str(out), sweep)
-        documents[fmt], words[fmt] = out.read_text(), markup.layout_words(fmt, TEMPLATES, ctx)
+        report_render.render(fmt, ctx, single, figures_of(theory_dir), TEMPLATES, str(out), sweep)
+        documents[fmt], words[fmt] = out.read_text(), markup.layout_words(fmt, TEMPLATES, values)
     pieces = {}
     for kind in ("text", "phrase"):
         for name, macro in words["html"][kind].macros.items():

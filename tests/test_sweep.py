@@ -19,10 +19,10 @@ from normbound.summary import in_cell
 
 # The sweep's cells, as (label_noise, hidden, steps).
 CELLS = list(itertools.product(SWEEP_CONFIG["label_noise"], SWEEP_CONFIG["hidden"], [SWEEP_CONFIG["steps"]]))
-# The report's sections of a single cell, in order (the findings first, then as before sweeps existed, with
-# robustness); a sweep adds its own after the setup.
-SINGLE_CELL_SECTIONS = ["findings", "setup", "chosen", "paired", "comparison", "diverged", "fidelity", "figures",
-                        "robustness", "numerics", "theory", "cost", "provenance"]
+# The report's sections of a single cell, in a reader's order: the findings, the evidence, the theory, then
+# the appendix; a sweep adds its own after the choice of λ.
+SINGLE_CELL_SECTIONS = ["findings", "comparison", "selection", "robustness", "theory", "setup", "fidelity", "numerics",
+                        "diverged", "cost", "jobs", "provenance"]
 # The columns of results/metrics.csv before sweeps existed (README), which keep their values, and the
 # convergence flag added since.
 PRE_SWEEP_COLUMNS = ["seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc", "train_acc_clean",
@@ -80,7 +80,7 @@ def test_single_cell_sections_show_the_first_cell(sweep_study):
 def test_html_report_has_the_sweep_section(sweep_study):
     results = sweep_study / "results"
     page = Page(results / "report" / "report.html")
-    assert sections(page) == ["findings", "setup", "sweep", *SINGLE_CELL_SECTIONS[2:]]
+    assert sections(page) == [*SINGLE_CELL_SECTIONS[:3], "sweep", *SINGLE_CELL_SECTIONS[3:]]
     header, columns, *body = page.rows("sweep-table")
     assert [tuple(row[:3]) for row in body] == [tuple(map(str, cell)) for cell in sorted(CELLS)]
     # Every model's test accuracy, then every network's ‖W‖_Mix/(√h‖W‖_F), each cell's from sweep.csv.

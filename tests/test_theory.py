@@ -12,7 +12,8 @@ import torch
 
 from helpers import TEMPLATES
 
-from normbound.report import equations, markup, views
+from normbound.report import equations, markup, sections, views
+from normbound.report import theory as report_theory
 import theory_bounds as tb
 import theory_hessian as th
 from normbound import io
@@ -155,11 +156,17 @@ def test_theory_section_renders_any_dataset(kind, tmp_path, exercise2_results):
     conditioning = theory["exercise1"]["dataset_conditioning"]
     assert all(conditioning[version] > 0 for version in th.VERSIONS)
     rendered = {}
+    figures = {name: f"{name}.png" for names in FIGURES.values() for name in names}
+    parts = sections.numbered([report_theory.section(dict(theory=theory), list(figures))])
+    values = dict(theory=theory, **sections.numbers(parts))
     for fmt in ("html", "tex"):
-        words = markup.layout_words(fmt, TEMPLATES, dict(theory=theory))
-        rendered[fmt] = markup.environment(fmt, TEMPLATES).get_template(f"theory.{fmt}.j2").render(
-            theory=theory, theory_figures={name: f"{name}.png" for names in FIGURES.values() for name in names},
-            **words)
+        words = markup.layout_words(fmt, TEMPLATES, values)
+        # The section's blocks drawn by the report's own macros.
+        template = (f'{{% from "blocks.{fmt}.j2" import block with context %}}'
+                    "{% for b in blocks %}{{ block(b) }}{% endfor %}") if fmt == "html" else (
+                    r'\BLOCK{from "blocks.tex.j2" import block with context}\BLOCK{for b in blocks}\VAR{block(b)|safe}\BLOCK{endfor}')
+        rendered[fmt] = markup.environment(fmt, TEMPLATES).from_string(template).render(
+            blocks=parts[0].blocks, theory_figures=figures, figures={}, sweep_figures={}, **values, **words)
     singular = "The covariance is singular:"
     if kind == "constant_column":
         assert conditioning["constant"] == ["stuck"] and conditioning["standardised"] == np.inf

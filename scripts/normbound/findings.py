@@ -64,6 +64,8 @@ def comparison_verdict(row: dict, higher: str = "higher", lower: str = "lower", 
     n, wins, losses = int(row["n"]), int(row["wins"]), int(row["losses"])
     if n < MIN_SEEDS:
         return "too_few", f"not judged: {n} {'seed' if n == 1 else 'seeds'}, fewer than the {MIN_SEEDS} an interval needs"
+    if wins == losses == 0:  # no seed to test a direction on, nor a spread to size it with
+        return "none", f"no difference: equal on all {n} seeds"
     seeds = f"{higher} on {wins} of {n} seeds" if wins >= losses else f"{lower} on {losses} of {n} seeds"
     interval = f"[{bound(row['ci_low'])}, {bound(row['ci_high'])}]"
     # An interval can exclude the null while the Holm-adjusted p does not reject it: say so.

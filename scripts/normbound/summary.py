@@ -175,6 +175,18 @@ def along(frame: pd.DataFrame, axis: str, cell: dict) -> pd.DataFrame:
     return in_cell(frame, {key: value for key, value in cell.items() if key != axis})
 
 
+# Paired comparisons of test accuracy: (model, minus model). Each comparator against the
+# unpenalised network and against the mixed-norm penalty, the bound it would replace.
+PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"),
+         ("nn_spec", "nn"), ("nn_grad", "nn"), ("nn_spec", "nn_mix"), ("nn_grad", "nn_mix"))
+
+
+def seed_accuracy(rows: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy by seed (index) and model (columns) of comparison rows, one per seed
+    and model (:func:`comparison_rows`, usable ones): what a paired difference subtracts."""
+    return rows.pivot(index="seed", columns="model", values="test_acc")
+
+
 def comparison_rows(metrics: pd.DataFrame, chosen: bool) -> pd.DataFrame:
     """The after-training rows a comparison summarises, diverged ones included:
     baselines, NN, and each penalty at the notebook's λ or (``chosen``) at the λ selected

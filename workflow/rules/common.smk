@@ -10,6 +10,7 @@ from snakemake.logging import logger
 
 sys.path.insert(0, os.path.join(workflow.basedir, "..", "scripts"))
 from normbound import BASELINES, NETWORKS, PENALTY, SWEEP_AXES  # noqa: E402
+from normbound.report.sections import TABLES as REPORT_TABLES  # noqa: E402
 from normbound.config import ConfigError, axis_values, cell_config, cells, check, swept  # noqa: E402
 
 try:
@@ -71,9 +72,8 @@ ENV = "../../environment.yml"
 
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
-TABLE_NAMES = ["findings", "comparison_chosen", "comparison_notebook", "paired_differences", "lambda_selection", "convergence",
-               "fidelity", "fidelity_settings", "diverged", "robustness", "robustness_paired", "robustness_gap"]
-FIGURE_NAMES = ["accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
+TABLE_NAMES = list(REPORT_TABLES)
+FIGURE_NAMES = ["paired_differences", "accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
                 "lambda_chosen", "robustness_curves"]
 # The sweep section's, when a sweep axis has several values (names start with "sweep": a
 # report rendered by hand sorts them by that); the width ratio where h is swept.

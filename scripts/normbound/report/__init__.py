@@ -4,9 +4,9 @@ which the ``report_pdf`` rule compiles with latexmk.
 
 ``report/`` holds Jinja2 templates of two kinds:
 
-- **layouts**, one per format: ``report.html.j2`` and ``report.tex.j2``, with the theory
-  section in ``theory.html.j2`` and ``theory.tex.j2``. They say where each table, figure
-  and piece of text goes, and hold no sentences.
+- **layouts**, one per format: ``report.html.j2`` and ``report.tex.j2``, which draw the
+  sections of :mod:`.sections` in order with the macros of ``blocks.html.j2`` and
+  ``blocks.tex.j2``. They hold no sentences.
 - **words**, written once for both formats: ``report.text.j2`` and ``theory.text.j2``
   (paragraphs and derivations), ``phrases.text.j2`` (captions and headings of tables,
   warnings) and ``captions/<figure>.rst`` (figure captions, shared with Snakemake's own
@@ -33,7 +33,6 @@ rendered with ``theory`` (``exercise1`` and ``exercise2``: the parsed JSON files
 
 Modules: :mod:`.escape` (how a value prints), :mod:`.markup` (the words and both layouts' Jinja
 environments), :mod:`.views` (the results as each section shows them), :mod:`.provenance`
-(commit, packages, machine, job times), :mod:`.render` (both formats written).
+(commit, packages, machine, job times), :mod:`.blocks` and :mod:`.sections` (the report's
+structure, its tables declared once), :mod:`.render` (both formats written).
 """
-
-from .render import make_report  # noqa: F401

@@ -8,8 +8,6 @@ the LaTeX layouts unchanged.
 
 import math
 
-import pandas as pd
-
 
 class LatexSafe(str):
     """A string that is valid LaTeX already; :func:`latex_escape` leaves it as is."""
@@ -58,9 +56,17 @@ def tex_finalize(value):
 
 
 # --------------------------------------------------------------------------- formatting
+def missing(value) -> bool:
+    """A value a table shows as a dash: None, NaN or infinite."""
+    try:
+        return value is None or not math.isfinite(float(value))
+    except (TypeError, ValueError):  # pandas' NA, or text
+        return value is not None and str(value) in ("<NA>", "nan", "")
+
+
 def number(value, digits: int = 3) -> str:
     """A table number: fixed ``digits`` decimals, a dash for a missing value."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value):
+    if missing(value):
         return "—"
     return f"{value:.{digits}f}"
 
@@ -68,7 +74,7 @@ def number(value, digits: int = 3) -> str:
 def signed(value, digits: int = 3) -> str:
     """A difference, always with its sign, a minus sign (−) rather than a hyphen; one that
     rounds to zero shows as +0.000, not −0.000."""
-    return number(value, digits) if pd.isna(value) else f"{round(value, digits) + 0.0:+.{digits}f}".replace("-", "−")
+    return number(value, digits) if missing(value) else f"{round(value, digits) + 0.0:+.{digits}f}".replace("-", "−")
 
 
 def percent(value) -> str:

@@ -6,6 +6,7 @@ import os
 from normbound import io
 
 from .markup import environment, layout_words
+from . import sections
 from .escape import LatexSafe
 from .provenance import cost_view, provenance
 from .views import context, read_tables, read_theory
@@ -24,14 +25,23 @@ def figure_sources(figures: dict, fmt: str, tex_dir: str) -> dict:
 
 
 
+def structured(ctx: dict, figures: dict, theory_figures: dict, sweep_figures: dict) -> dict:
+    """``ctx`` with the report's sections (:func:`.sections.build`) and the numbers the
+    words cite."""
+    parts = sections.build(ctx, figures, theory_figures, sweep_figures)
+    return {**ctx, **sections.numbers(parts), "sections": parts}
+
+
 def render(fmt: str, ctx: dict, figures: dict, theory_figures: dict, templates: str, out: str,
            sweep_figures=None) -> None:
     """Write the report in ``fmt`` ("html" or "tex") to ``out``."""
     tex_dir = os.path.dirname(os.path.abspath(out))
     sources = lambda files: figure_sources(files, fmt, tex_dir)  # noqa: E731
+    sweep_figures = sweep_figures or {}
+    values = structured(ctx, figures, theory_figures, sweep_figures)
     text = environment(fmt, templates).get_template(f"report.{fmt}.j2").render(
-        **ctx, **layout_words(fmt, templates, ctx), figures=sources(figures), theory_figures=sources(theory_figures),
-        sweep_figures=sources(sweep_figures or {}))
+        **values, **layout_words(fmt, templates, values), figures=sources(figures),
+        theory_figures=sources(theory_figures), sweep_figures=sources(sweep_figures))
     io.write_text(out, text)
 
 

@@ -25,6 +25,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
                          n_diverged=int(first["n_diverged"]), n_unconverged=int(first["n_unconverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
     return dict(rows=rows, metrics=list(dict.fromkeys(table["metric"])), has_reference=bool(table["notebook"].notna().any()),
+                labels=[r["label"] for r in models],
                 penalised_labels=[r["label"] for r in models if r["model"] in PENALTY],
                 n_diverged=sum(r["n_diverged"] for r in models), per_lambda=len(models) < len(rows),
                 # Models whose mean test accuracy exceeds their training accuracy (the words explain why).
@@ -151,6 +152,4 @@ def context(tabs: dict, config: dict, cell: dict, info: dict, cost: list, theory
         theory=theory, confidence=round(100 * CONFIDENCE), min_seeds=MIN_SEEDS, tail_percent=round(100 * TAIL_FRACTION),
         findings=findings_view(tabs["findings"]), schatten_p=SCHATTEN_P,
         robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"], tabs["robustness_paired"]),
-        # Figures placed in a section of their own, not in the list of figures.
-        section_figures=("robustness_curves",),
     )
