@@ -166,7 +166,9 @@ def test_joint_condition_number_of_weights_and_bias(ratio, sigma, kappa):
 
 def test_joint_hessian_is_the_second_moment_with_a_ones_column():
     row = th.hessian_row(100_000, 3, 4.0, 1.5, seed=2)
-    assert row["joint_autograd_vs_moment"] < 1e-12
+    # Both are float64 sums over n = 1e5 samples of entries near 40, whose rounding (about
+    # √n·ε·40 ≈ 3e-12) depends on the BLAS's order of summation: 1.9e-12 was seen on an AMD EPYC.
+    assert row["joint_autograd_vs_moment"] < 1e-11
     assert row["condition_joint"] == pytest.approx(th.joint_condition_theory(4.0, 1.5), rel=0.03)
     assert row["condition_joint"] > 30 * row["condition"]
 
