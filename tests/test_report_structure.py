@@ -9,8 +9,8 @@ import re
 
 import pandas as pd
 import pytest
-from helpers import (HOSTILE_TARGET, LATEX_INSTALL, TINY_CONFIG, Page, beside_the_small_study, pdf_text,
-                     require_program, run_workflow, write_config, write_dataset_csv)
+from helpers import (HOSTILE_TARGET, LATEX_INSTALL, SMALL_CONFIG, TINY_CONFIG, Page, beside_the_small_study, copy_study,
+                     edit_config, pdf_text, require_program, run_workflow, write_config, write_dataset_csv)
 
 from normbound import LABELS
 
@@ -76,6 +76,21 @@ def test_captions_list_exactly_the_models_of_their_tables(small_study):
             rf'<table id="{table}">\s*<caption>(.*?)</caption>', html, re.S).group(1)))
         held = {LABELS[model] for model in page.models(table)}
         assert held and set(LABEL.findall(caption)) == held, (table, caption)
+
+
+def test_a_seed_removed_from_the_config_leaves_the_cost_tables(small_study, tmp_path):
+    """The report reads the benchmark files of the config's jobs only (its declared inputs),
+    not every file under results/benchmarks."""
+    workdir = copy_study(small_study, tmp_path)
+    removed = SMALL_CONFIG["seeds"][-1]
+    edit_config(workdir, seeds=SMALL_CONFIG["seeds"][:-1])
+    run_workflow(workdir, "results/report/report.html")
+    page = Page(f"{workdir}/results/report/report.html")
+    jobs = [row[1] for row in page.rows("job-times")[1:]]
+    assert jobs and not [job for job in jobs if job.endswith(f"seed{removed}")]
+    assert [job for job in jobs if job.endswith(f"seed{removed - 1}")]
+    # The removed seed's benchmark files are still there: only the report no longer reads them.
+    assert list((tmp_path / "study" / "results" / "benchmarks").glob(f"*/*seed{removed}.tsv"))
 
 
 # --------------------------------------------------------------------------- edges of the config

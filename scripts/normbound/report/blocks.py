@@ -5,7 +5,8 @@ warning boxes and tables. Each is drawn by one macro per format (``report/blocks
 A table is its caption, its heading rows and its groups of rows; a cell is lines of
 parts. Values arrive formatted (:mod:`.escape`'s ``number``, ``signed``) and print as
 text; a :class:`Words` part (a heading or caption with an equation) is a phrase of
-``phrases.text.j2``, which each layout converts to its format. ``cls`` names what a part
+``phrases.text.j2``, which each layout converts to its format, and :class:`Prose` a run of
+the same markup written in code. ``cls`` names what a part
 or line is (``mean``, ``ci-low``, ...): the HTML's class, which the tests read, and the
 LaTeX macro's style (``ci`` grey, ``reference`` blue, ``warn`` a superscript note).
 """
@@ -25,6 +26,14 @@ class Words:
 
 def words(name: str, *args) -> Words:
     return Words(name, args)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prose:
+    """A run of the words written beside the block it belongs to (a table's caption), in
+    the words' markup, without values: for a table declared in one place."""
+
+    prose: str
 
 
 @dataclasses.dataclass

@@ -204,7 +204,8 @@ def words_environment(templates: str) -> jinja2.Environment:
 
 def layout_words(fmt: str, templates: str, values: dict) -> dict:
     """What a layout of ``fmt`` uses to place the words, rendered with ``values``:
-    ``text`` (paragraphs), ``phrase`` (one run of text each) and ``caption(figure)``."""
+    ``text`` (paragraphs), ``phrase`` (one run of text each), ``caption(figure)`` and
+    ``prose(words)``, a run of words given in code (:class:`.blocks.Prose`)."""
     env = words_environment(templates)
     module = lambda name: env.get_template(name).make_module(vars=values)  # noqa: E731
 
@@ -213,7 +214,8 @@ def layout_words(fmt: str, templates: str, values: dict) -> dict:
         return convert(env.get_template(f"captions/{name}.rst").render(values), fmt, inline=True)
 
     return dict(text=Macros([module(name) for name in TEXT_FILES], fmt, inline=False),
-                phrase=Macros([module(PHRASE_FILE)], fmt, inline=True), caption=caption)
+                phrase=Macros([module(PHRASE_FILE)], fmt, inline=True), caption=caption,
+                prose=lambda words: convert(words, fmt, inline=True))
 
 
 # --------------------------------------------------------------------------- the layouts

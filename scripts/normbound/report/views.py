@@ -152,4 +152,5 @@ def context(tabs: dict, config: dict, cell: dict, info: dict, cost: list, theory
         theory=theory, confidence=round(100 * CONFIDENCE), min_seeds=MIN_SEEDS, tail_percent=round(100 * TAIL_FRACTION),
         findings=findings_view(tabs["findings"]), schatten_p=SCHATTEN_P,
         robustness=robustness_view(tabs["robustness"], tabs["robustness_gap"], tabs["robustness_paired"]),
+        tables=tabs,  # every results table as read, for a section that declares a table of its own
     )
