@@ -14,12 +14,12 @@ NO_LATEX = (
     "latexmk not found: the report is built as HTML only, without report.pdf. "
     f"On Debian/Ubuntu: apt-get install --no-install-recommends {LATEX_PACKAGES}"
 )
-REPORT_OUTPUTS = [f"{REPORT}/report.html"] + ([f"{REPORT}/report.pdf"] if LATEXMK else [])
+REPORT_OUTPUTS = [layout.REPORT_HTML] + ([layout.REPORT_PDF] if LATEXMK else [])
 if not LATEXMK:
     logger.warning(NO_LATEX)
 
-TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in TABLE_NAMES + SWEEP_TABLE_NAMES}
-FIGURE_FILES = figure_files(FIGURES, FIGURE_NAMES + SWEEP_FIGURE_NAMES)
+TABLE_FILES = {name: layout.fill(layout.TABLE, name=name) for name in TABLE_NAMES + SWEEP_TABLE_NAMES}
+FIGURE_FILES = figure_files(layout.FIGURE, FIGURE_NAMES + SWEEP_FIGURE_NAMES)
 THEORY_FILES = {
     "exercise1": rules.theory_hessian.output.json,
     "exercise2": rules.theory_bounds.output.json,
@@ -53,7 +53,7 @@ rule tables:
         },
         cell=REPORT_CELL,
     log:
-        f"{LOGS}/tables.log",
+        layout.log("tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -80,7 +80,7 @@ rule figures:
         epsilons=config["robustness"]["epsilons"],
         test_fraction=config["test_fraction"],
     log:
-        f"{LOGS}/figures.log",
+        layout.log("figures"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -102,8 +102,8 @@ rule report:
         captions=sorted(glob.glob(os.path.join(REPORT_TEMPLATES, "captions", "*.rst"))),
         cost=COST_FILES,
     output:
-        html=report(f"{REPORT}/report.html", caption="../../report/captions/report.rst", category="Report"),
-        tex=f"{REPORT}/report.tex",
+        html=report(layout.REPORT_HTML, caption="../../report/captions/report.rst", category="Report"),
+        tex=layout.REPORT_TEX,
     params:
         # The whole config: the report shows it, so any change renders it again.
         config=config,
@@ -114,9 +114,9 @@ rule report:
         theory_figures=[name for names in THEORY_FIGURE_NAMES.values() for name in names],
         # The folder of the templates and captions, found from the inputs (lint: no hard-coded prefix).
         templates=lambda wildcards, input: os.path.dirname(input.templates[0]),
-        benchmarks=BENCHMARKS,
+        benchmarks=layout.BENCHMARKS,
     log:
-        f"{LOGS}/report.log",
+        layout.log("report"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -133,12 +133,12 @@ rule report_pdf:
         tex=rules.report.output.tex,
         figures=[path for key, path in {**FIGURE_FILES, **THEORY_FILES}.items() if key.endswith("_pdf")],
     output:
-        f"{REPORT}/report.pdf",
+        layout.REPORT_PDF,
     params:
         latexmk=LATEXMK or "",
         missing=NO_LATEX,
     log:
-        f"{LOGS}/report_pdf.log",
+        layout.log("report_pdf"),
     threads: 1
     resources:
         mem_mb=1000,
