@@ -11,6 +11,8 @@ PYTHON=$(command -v python3 || command -v python)
 # compiled them again (2.5 s a process, profiled): a writable bytecode folder lets the first
 # job's compilation serve the others, as on an ordinary install.
 export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-${TMPDIR:-/tmp}/normbound-pycache}
+# A path of the study's layout (scripts/normbound/layout.py), e.g. `layout REPORT`.
+layout() { PYTHONPATH=scripts "$PYTHON" -m normbound.layout "$@"; }
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 echo "study folder: $work"
@@ -19,7 +21,9 @@ start=$(date +%s%N)
 "$PYTHON" -m snakemake --snakefile workflow/Snakefile --directory "$work" --cores "$(nproc)" --quiet "$@"
 end=$(date +%s%N)
 echo "default study, end to end: $(( (end - start) / 1000000 )) ms ($(nproc) cores, $("$PYTHON" -c 'import torch; print(torch.cuda.get_device_name())'))"
-for tsv in "$work"/results/benchmarks/*/*.tsv; do
-    printf '%-40s %8.2f s\n' "$(basename "$(dirname "$tsv")")/$(basename "$tsv" .tsv)" "$(tail -n 1 "$tsv" | cut -f 1)"
+benchmarks="$work/$(layout BENCHMARKS)/"
+# Unquoted, so that the shell expands the glob (the layout's paths hold no spaces).
+for tsv in "$work"/$(layout BENCHMARK rule='*' job='*'); do
+    printf '%-44s %8.2f s\n' "${tsv#"$benchmarks"}" "$(tail -n 1 "$tsv" | cut -f 1)"
 done
-ls "$work/results/report"
+ls "$work/$(layout REPORT)"

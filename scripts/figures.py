@@ -25,7 +25,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, plots
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, layout, plots
 from normbound.plots import WIDTH, plain_log
 from normbound.summary import (PAIRS, ROBUST_MEASURES, along, comparison_rows, in_cell, paired_difference, robust_accuracy,
                                seed_accuracy, summary_by, sweep_summary, trained, usable, usable_points)
@@ -461,8 +461,10 @@ def load_study(metrics: str, selection: str, curves: str, robustness: str, noteb
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("metrics", "selection", "curves", "robustness"):
-        parser.add_argument(f"--{name}", required=True, help=f"results/{name}.csv")
+    joined = {"metrics": layout.METRICS, "selection": layout.SELECTION, "curves": layout.CURVES,
+              "robustness": layout.ROBUSTNESS}
+    for name, path in joined.items():
+        parser.add_argument(f"--{name}", required=True, help=path)
     parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES),
                         help="figures to draw (default: every one the results call for)")

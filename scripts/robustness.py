@@ -18,9 +18,11 @@ A certified radius larger than the attack's distance would be a contradiction, s
 fails on one, for the networks and the SVC alike, as training fails on a violated bound
 chain: it would mean a bug.
 
-By hand:  python scripts/robustness.py --seed 0 --data results/data/seed0.npz \\
-              --networks results/seed0/networks.csv --weights results/seed0/weights.npz \\
-              --svc results/seed0/svc.npz --out /tmp/robustness.csv
+By hand (the default config's files):
+          seed=results/noise0.04_h100_steps10000/seed0
+          python scripts/robustness.py --seed 0 --data results/data/noise0.04/seed0.npz \\
+              --networks $seed/networks.csv --weights $seed/weights.npz \\
+              --svc results/baselines/noise0.04/seed0_svc.npz --out /tmp/robustness.csv
 """
 
 import argparse

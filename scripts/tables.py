@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io, layout
 from normbound.summary import (CERTIFICATES, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
                                robust_accuracy, summary_by, sweep_summary, trained, usable,
                                usable_points, seed_accuracy)
@@ -508,10 +508,10 @@ def run(metrics_path: str, selection_path: str, curves_path: str, robustness_pat
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metrics", required=True, help="results/metrics.csv")
-    parser.add_argument("--selection", required=True, help="results/selection.csv")
-    parser.add_argument("--curves", required=True, help="results/curves.csv")
-    parser.add_argument("--robustness", required=True, help="results/robustness.csv")
+    parser.add_argument("--metrics", required=True, help=layout.METRICS)
+    parser.add_argument("--selection", required=True, help=layout.SELECTION)
+    parser.add_argument("--curves", required=True, help=layout.CURVES)
+    parser.add_argument("--robustness", required=True, help=layout.ROBUSTNESS)
     parser.add_argument("--reference", default="report/notebook_reference.yaml", help="the notebook's printed values")
     parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
     config.add_config_arguments(parser)

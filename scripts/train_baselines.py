@@ -7,8 +7,8 @@ function and gradient (:class:`normbound.robust.RBFMachine`): plain arrays, no p
 that job neither imports scikit-learn nor depends on its version's object layout, and a
 test checks the arrays give ``decision_function`` exactly.
 
-By hand:  python scripts/train_baselines.py --seed 0 --data results/data/seed0.npz --out results/seed0/baselines.csv \
-              --svc results/seed0/svc.npz
+By hand:  python scripts/train_baselines.py --seed 0 --data results/data/noise0.04/seed0.npz \\
+              --out /tmp/baselines.csv --svc /tmp/svc.npz
 """
 
 import argparse

@@ -5,6 +5,7 @@ report (HTML and PDF), and training grids checked against the reference loop.
 Fixtures live in conftest.py; everything here is a plain function or constant.
 """
 
+import copy
 import glob
 import os
 import re
@@ -15,6 +16,7 @@ from html.parser import HTMLParser
 
 import pytest
 import yaml
+from normbound import layout
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SNAKEFILE = os.path.join(REPO, "workflow", "Snakefile")
@@ -154,9 +156,9 @@ def shared_theory(workdir, studies) -> None:
     CSV dataset) compute their own."""
     from theory_hessian import FIGURES
 
-    theory = os.path.join("results", "theory")
-    paths = [os.path.join(theory, name) for name in ("exercise1.json", "random_families.csv",
-                                                      *(f"{figure}.{ext}" for figure in FIGURES for ext in ("pdf", "png")))]
+    names = [("exercise1", "json"), ("random_families", "csv"),
+             *((figure, ext) for figure in FIGURES for ext in ("pdf", "png"))]
+    paths = [layout.fill(layout.THEORY_FILE, name=name, ext=ext) for name, ext in names]
     if studies.files("small_study", paths):
         for path in paths:
             os.makedirs(os.path.dirname(workdir / path), exist_ok=True)
@@ -167,40 +169,45 @@ def warm_compile_cache(studies) -> None:
     """Wait for one of the small study's training jobs: torch.compile's cache then holds
     the small config's compiled steps. Compiling the same steps cold in several studies at
     once costs each the whole compile (about 45 s of CPU time here)."""
-    studies.files("small_study", [os.path.join(seed_folder("results", seed), "weights.npz")
+    studies.files("small_study", [layout.fill(layout.SEED_WEIGHTS, seed=seed, **cell_values())
                                   for seed in SMALL_CONFIG["seeds"]], wait_for=any)
 
 
 # --------------------------------------------------------------------------- result paths
-# Where the workflow writes a cell's and a seed's files (workflow/rules/common.smk); the
-# tests find them here, and nowhere else.
+# Where the workflow writes a cell's and a seed's files: normbound.layout's patterns, filled
+# under a results folder (a finished study's, or "" for paths relative to it).
+def in_results(results, pattern, **values) -> str:
+    """``pattern`` of normbound.layout filled with ``values``, under the results folder ``results``."""
+    return os.path.join(results, os.path.relpath(layout.fill(pattern, **values), layout.RESULTS))
+
+
 def cell_values(config=SMALL_CONFIG) -> dict:
-    """The config's first cell (a sweep's first value of each swept key; the defaults of
-    keys it leaves out): the cell of a single-valued study, and of a sweep's report."""
-    first = lambda value: value[0] if isinstance(value, list) else value  # noqa: E731
-    return {key: first(config.get(key, default)) for key, default in (("label_noise", None), ("hidden", 100),
-                                                                       ("steps", None))}
+    """The config's first cell (a sweep's first value of each swept key; the schema's
+    defaults for keys it leaves out): the cell of a single-valued study, and of a sweep's report."""
+    from normbound.config import cells, check
+
+    return cells(check(copy.deepcopy(config), SCHEMA))[0]
 
 
 def cell_folder(config=SMALL_CONFIG, **cell) -> str:
     """The folder name of the config's first cell, or of the cell its values and ``cell`` give."""
-    values = {**cell_values(config), **cell}
-    return f"noise{values['label_noise']}_h{values['hidden']}_steps{values['steps']}"
+    return layout.cell_folder({**cell_values(config), **cell})
 
 
 def seed_folder(results, seed, config=SMALL_CONFIG, **cell):
     """A training job's folder under ``results`` (networks.csv, weights.npz, ...)."""
-    return os.path.join(results, cell_folder(config, **cell), f"seed{seed}")
+    return in_results(results, layout.SEED_DIR, seed=seed, **{**cell_values(config), **cell})
 
 
 def data_file(results, seed, ext, config=SMALL_CONFIG):
     """A seed's data (``ext`` "npz" or "json") under ``results``, at the config's first noise rate."""
-    return os.path.join(results, "data", f"noise{cell_values(config)['label_noise']}", f"seed{seed}.{ext}")
+    pattern = {"npz": layout.DATA_NPZ, "json": layout.DATA_JSON}[ext]
+    return in_results(results, pattern, seed=seed, label_noise=cell_values(config)["label_noise"])
 
 
 def baselines_file(results, seed, config=SMALL_CONFIG):
     """A seed's baselines table under ``results``, at the config's first noise rate."""
-    return os.path.join(results, "baselines", f"noise{cell_values(config)['label_noise']}", f"seed{seed}.csv")
+    return in_results(results, layout.BASELINES, seed=seed, label_noise=cell_values(config)["label_noise"])
 
 
 def training_job_wildcards(seed, config=SMALL_CONFIG) -> str:
@@ -232,7 +239,7 @@ def read_bytes(path) -> bytes:
 
 
 # Timings and the machine's load: they differ between any two runs by nature.
-UNCOMPARED = ("logs", "benchmarks")
+UNCOMPARED = tuple(os.path.relpath(folder, layout.RESULTS) for folder in (layout.LOGS, layout.BENCHMARKS))
 
 
 def result_files(results, *patterns) -> list:
@@ -403,16 +410,16 @@ def render(results, config, outdir):
     from normbound.report.render import make_report
 
     results, outdir = os.fspath(results), os.fspath(outdir)
-    table_dir, figure_dir = os.path.join(results, "tables"), os.path.join(results, "figures")
+    table_dir = in_results(results, layout.TABLES)
     html, tex = os.path.join(outdir, "report.html"), os.path.join(outdir, "report.tex")
+    figure = lambda name, ext: in_results(results, layout.FIGURE, name=name, ext=ext)  # noqa: E731
     # The figures the study drew; those whose names start with "sweep" go to the sweep section.
-    drawn = {n: (os.path.join(figure_dir, f"{n}.pdf"), os.path.join(figure_dir, f"{n}.png")) for n in figures.FIGURES
-             if os.path.exists(os.path.join(figure_dir, f"{n}.png"))}
+    drawn = {n: (figure(n, "pdf"), figure(n, "png")) for n in figures.FIGURES if os.path.exists(figure(n, "png"))}
     sweep = {n: drawn.pop(n) for n in list(drawn) if n.startswith("sweep")}
     make_report(
         {os.path.splitext(n)[0]: os.path.join(table_dir, n) for n in sorted(os.listdir(table_dir))}, drawn,
-        {}, {}, config, cells(config)[0], TEMPLATES, sorted(glob.glob(os.path.join(results, "benchmarks", "*", "*.tsv"))),
-        [], html, tex, sweep)
+        {}, {}, config, cells(config)[0], TEMPLATES,
+        sorted(glob.glob(layout.benchmark("*", "*", in_results(results, layout.BENCHMARKS)))), [], html, tex, sweep)
     return html, tex
 
 

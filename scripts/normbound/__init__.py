@@ -1,6 +1,7 @@
 """The study's code, one module per concern; importing the package imports nothing heavy.
 
 - :mod:`normbound.config`: the config's schema check and cross-key checks (no torch).
+- :mod:`normbound.layout`: where every file of a study goes, written once (no torch).
 - :mod:`normbound.data`:   the data protocol: load, split, label noise, normalise (numpy).
 - :mod:`normbound.model`:  the network, its norms and penalties, the measurements (torch).
 - :mod:`normbound.train`:  the batched trainer and the one-at-a-time reference loop (torch).

@@ -1,4 +1,5 @@
-# Every name and path of the study, declared once; the config checks; small helpers.
+# Every name of the study, declared once (its paths: normbound.layout); the config checks;
+# small helpers.
 # Scripts receive their paths through input/output/params and never work them out.
 # Parsing imports nothing heavy: normbound.config is torch-free (tests check it).
 import os
@@ -9,7 +10,7 @@ import yaml
 from snakemake.logging import logger
 
 sys.path.insert(0, os.path.join(workflow.basedir, "..", "scripts"))
-from normbound import BASELINES, NETWORKS, PENALTY, SWEEP_AXES  # noqa: E402
+from normbound import BASELINES, NETWORKS, PENALTY, SWEEP_AXES, layout  # noqa: E402
 from normbound.report.sections import TABLES as REPORT_TABLES  # noqa: E402
 from normbound.config import ConfigError, axis_values, cell_config, cells, check, swept  # noqa: E402
 
@@ -40,31 +41,8 @@ TRAINED_SVC = "svc" in config["models"]
 ROBUSTNESS_MEASURED = bool(TRAINED_NETWORKS) or TRAINED_SVC
 
 # ----------------------------------------------------------------------------- paths
-RESULTS = "results"
-# A cell's folder name, e.g. noise0.04_h100_steps10000. A single-valued study uses it too:
-# one path scheme for every study, and a single value turned into a list keeps its cell's
-# results (only the new cells run) instead of moving every file.
-CELL = "noise{label_noise}_h{hidden}_steps{steps}"
-# Data and baselines depend on the label noise alone: one per noise rate and seed, shared
-# by the cells with that rate.
-DATA = f"{RESULTS}/data/noise{{label_noise}}/seed{{seed}}"
-BASELINES_FILE = f"{RESULTS}/baselines/noise{{label_noise}}/seed{{seed}}.csv"
-SEED_DIR = f"{RESULTS}/{CELL}/seed{{seed}}"
-# Job names of the logs and benchmarks (one folder per rule, one file per job).
-DATA_JOB = "noise{label_noise}_seed{seed}"
-CELL_JOB = f"{CELL}_seed{{seed}}"
-LOGS = f"{RESULTS}/logs"
-BENCHMARKS = f"{RESULTS}/benchmarks"
-TABLES = f"{RESULTS}/tables"
-FIGURES = f"{RESULTS}/figures"
-THEORY = f"{RESULTS}/theory"
-REPORT = f"{RESULTS}/report"
-# Per noise rate and seed, the SVC's fitted parameters as arrays (beside the baselines'
-# table); per cell and seed, each test point's certified radii and attack distance; all
-# cells' and seeds' points joined.
-SVC_ARRAYS = f"{RESULTS}/baselines/noise{{label_noise}}/seed{{seed}}_svc.npz"
-SEED_ROBUSTNESS = f"{SEED_DIR}/robustness.csv"
-ROBUSTNESS = f"{RESULTS}/robustness.csv"
+# Every path of a study is normbound.layout's (the rules write layout.X); these are the
+# repository's own files that the rules read.
 SCRIPTS = "../../scripts"
 REPORT_TEMPLATES = os.path.join(workflow.basedir, "..", "report")
 # The pinned environment, for --software-deployment-method conda (relative to rules/).
@@ -145,9 +123,10 @@ def per_cell_and_seed(pattern):
                   **{key: [str(cell[key]) for cell, _ in CELL_SEEDS] for key in SWEEP_AXES})
 
 
-def figure_files(folder, names):
-    """Named outputs ``<name>_pdf`` (for LaTeX) and ``<name>_png`` (HTML) per figure."""
-    return {f"{name}_{ext}": f"{folder}/{name}.{ext}" for name in names for ext in ("pdf", "png")}
+def figure_files(pattern, names):
+    """Named outputs ``<name>_pdf`` (for LaTeX) and ``<name>_png`` (HTML) per figure, in
+    ``pattern``'s folder (layout.FIGURE or layout.THEORY_FILE)."""
+    return {f"{name}_{ext}": layout.fill(pattern, name=name, ext=ext) for name in names for ext in ("pdf", "png")}
 
 
 def captioned(files, category):

@@ -1,14 +1,14 @@
 rule prepare_data:
     """The notebook's split, label noise and normalisation for one seed and noise rate."""
     output:
-        npz=f"{DATA}.npz",
-        json=f"{DATA}.json",
+        npz=layout.DATA_NPZ,
+        json=layout.DATA_JSON,
     params:
         settings=stage_settings("data"),
     log:
-        f"{LOGS}/prepare_data/{DATA_JOB}.log",
+        layout.log("prepare_data", layout.DATA_JOB),
     benchmark:
-        f"{BENCHMARKS}/prepare_data/{DATA_JOB}.tsv"
+        layout.benchmark("prepare_data", layout.DATA_JOB)
     threads: 1
     # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
     group:

@@ -14,12 +14,12 @@ NO_LATEX = (
     "latexmk not found: the report is built as HTML only, without report.pdf. "
     f"On Debian/Ubuntu: apt-get install --no-install-recommends {LATEX_PACKAGES}"
 )
-REPORT_OUTPUTS = [f"{REPORT}/report.html"] + ([f"{REPORT}/report.pdf"] if LATEXMK else [])
+REPORT_OUTPUTS = [layout.REPORT_HTML] + ([layout.REPORT_PDF] if LATEXMK else [])
 if not LATEXMK:
     logger.warning(NO_LATEX)
 
-TABLE_FILES = {name: f"{TABLES}/{name}.csv" for name in TABLE_NAMES + SWEEP_TABLE_NAMES}
-FIGURE_FILES = figure_files(FIGURES, FIGURE_NAMES + SWEEP_FIGURE_NAMES)
+TABLE_FILES = {name: layout.fill(layout.TABLE, name=name) for name in TABLE_NAMES + SWEEP_TABLE_NAMES}
+FIGURE_FILES = figure_files(layout.FIGURE, FIGURE_NAMES + SWEEP_FIGURE_NAMES)
 THEORY_FILES = {
     "exercise1": rules.theory_hessian.output.json,
     "exercise2": rules.theory_bounds.output.json,
@@ -63,7 +63,7 @@ rule tables:
         },
         cell=REPORT_CELL,
     log:
-        f"{LOGS}/tables.log",
+        layout.log("tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -90,7 +90,7 @@ rule figures:
         epsilons=config["robustness"]["epsilons"],
         test_fraction=config["test_fraction"],
     log:
-        f"{LOGS}/figures.log",
+        layout.log("figures"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -115,8 +115,8 @@ rule report:
         # cell's jobs leave the cost table, and a rerun job renders the report again.
         benchmarks=BENCHMARK_FILES,
     output:
-        html=report(f"{REPORT}/report.html", caption="../../report/captions/report.rst", category="Report"),
-        tex=f"{REPORT}/report.tex",
+        html=report(layout.REPORT_HTML, caption="../../report/captions/report.rst", category="Report"),
+        tex=layout.REPORT_TEX,
     params:
         # The whole config: the report shows it, so any change renders it again.
         config=config,
@@ -129,7 +129,7 @@ rule report:
         templates=lambda wildcards, input: os.path.dirname(input.templates[0]),
         cell=REPORT_CELL,
     log:
-        f"{LOGS}/report.log",
+        layout.log("report"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -146,12 +146,12 @@ rule report_pdf:
         tex=rules.report.output.tex,
         figures=[path for key, path in {**FIGURE_FILES, **THEORY_FILES}.items() if key.endswith("_pdf")],
     output:
-        f"{REPORT}/report.pdf",
+        layout.REPORT_PDF,
     params:
         latexmk=LATEXMK or "",
         missing=NO_LATEX,
     log:
-        f"{LOGS}/report_pdf.log",
+        layout.log("report_pdf"),
     threads: 1
     resources:
         mem_mb=1000,

@@ -13,15 +13,15 @@ rule robustness:
             if TRAINED_NETWORKS
             else {}
         ),
-        **({"svc": SVC_ARRAYS} if TRAINED_SVC else {}),
+        **({"svc": layout.SVC_ARRAYS} if TRAINED_SVC else {}),
     output:
-        SEED_ROBUSTNESS,
+        layout.SEED_ROBUSTNESS,
     params:
         settings={key: config["robustness"][key] for key in ATTACK_KEYS},
     log:
-        f"{LOGS}/robustness/{CELL_JOB}.log",
+        layout.log("robustness", layout.CELL_JOB),
     benchmark:
-        f"{BENCHMARKS}/robustness/{CELL_JOB}.tsv"
+        layout.benchmark("robustness", layout.CELL_JOB)
     # Small matrix products: one thread each, so two seeds share two cores.
     threads: 1
     resources:

@@ -1,20 +1,20 @@
 # The exercise sheet's two results, checked by computation: exercise 1 (conditioning of the
 # linear model's objective) and exercise 2 (the bounds on a ReLU network's input gradient).
-THEORY_FIGURES = {rule: figure_files(THEORY, names) for rule, names in THEORY_FIGURE_NAMES.items()}
+THEORY_FIGURES = {rule: figure_files(layout.THEORY_FILE, names) for rule, names in THEORY_FIGURE_NAMES.items()}
 
 
 rule theory_hessian:
     """Exercise 1: autograd Hessian against σ²I + μμᵀ, condition numbers, optimiser steps,
     and the dataset's conditioning before and after normalisation."""
     output:
-        json=f"{THEORY}/exercise1.json",
+        json=layout.fill(layout.THEORY_FILE, name="exercise1", ext="json"),
         **captioned(THEORY_FIGURES["theory_hessian"], "Theory"),
     params:
         dataset=config["dataset"],
     log:
-        f"{LOGS}/theory_hessian/theory.log",
+        layout.log("theory_hessian", layout.THEORY_JOB),
     benchmark:
-        f"{BENCHMARKS}/theory_hessian/theory.tsv"
+        layout.benchmark("theory_hessian", layout.THEORY_JOB)
     # Matrices of at most 30 x 30: one thread is fastest.
     threads: 1
     resources:
@@ -30,11 +30,11 @@ rule theory_random:
     """Exercise 2 on random weight families, the exact maximum over activation patterns
     for small widths: reads nothing of the study, so it runs once."""
     output:
-        f"{THEORY}/random_families.csv",
+        layout.fill(layout.THEORY_FILE, name="random_families", ext="csv"),
     log:
-        f"{LOGS}/theory_random/theory.log",
+        layout.log("theory_random", layout.THEORY_JOB),
     benchmark:
-        f"{BENCHMARKS}/theory_random/theory.tsv"
+        layout.benchmark("theory_random", layout.THEORY_JOB)
     threads: 1
     resources:
         mem_mb=2000,
@@ -54,15 +54,15 @@ rule theory_bounds:
         networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
         weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
     output:
-        json=f"{THEORY}/exercise2.json",
+        json=layout.fill(layout.THEORY_FILE, name="exercise2", ext="json"),
         **captioned(THEORY_FIGURES["theory_bounds"], "Theory"),
     params:
         # The seed of each weights file, in the same order.
         seeds=SEEDS if TRAINED_NETWORKS else [],
     log:
-        f"{LOGS}/theory_bounds/theory.log",
+        layout.log("theory_bounds", layout.THEORY_JOB),
     benchmark:
-        f"{BENCHMARKS}/theory_bounds/theory.tsv"
+        layout.benchmark("theory_bounds", layout.THEORY_JOB)
     threads: 1
     resources:
         mem_mb=2000,

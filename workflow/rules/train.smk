@@ -4,15 +4,15 @@ rule train_baselines:
     input:
         data=rules.prepare_data.output.npz,
     output:
-        table=BASELINES_FILE,
+        table=layout.BASELINES,
         # The SVC's fitted parameters, for the robustness job.
-        **({"svc": SVC_ARRAYS} if TRAINED_SVC else {}),
+        **({"svc": layout.SVC_ARRAYS} if TRAINED_SVC else {}),
     params:
         settings=settings("baselines"),
     log:
-        f"{LOGS}/train_baselines/{DATA_JOB}.log",
+        layout.log("train_baselines", layout.DATA_JOB),
     benchmark:
-        f"{BENCHMARKS}/train_baselines/{DATA_JOB}.tsv"
+        layout.benchmark("train_baselines", layout.DATA_JOB)
     threads: 1
     # Seconds of work: on a cluster, one job with the other light rules (profiles/slurm).
     group:
@@ -33,16 +33,16 @@ rule train_networks:
     input:
         data=rules.prepare_data.output.npz,
     output:
-        networks=f"{SEED_DIR}/networks.csv",
-        validation=f"{SEED_DIR}/validation.csv",
-        curves=f"{SEED_DIR}/curves.csv",
-        weights=f"{SEED_DIR}/weights.npz",
+        networks=layout.SEED_NETWORKS,
+        validation=layout.SEED_VALIDATION,
+        curves=layout.SEED_CURVES,
+        weights=layout.SEED_WEIGHTS,
     params:
         settings=stage_settings("networks"),
     log:
-        f"{LOGS}/train_networks/{CELL_JOB}.log",
+        layout.log("train_networks", layout.CELL_JOB),
     benchmark:
-        f"{BENCHMARKS}/train_networks/{CELL_JOB}.tsv"
+        layout.benchmark("train_networks", layout.CELL_JOB)
     # torch uses min(threads, CPU count); 4 lets one job fill a laptop's cores.
     threads: 4
     resources:
@@ -66,18 +66,18 @@ rule aggregate:
         validation=per_cell_and_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
         curves=per_cell_and_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
         baselines=per_cell_and_seed(rules.train_baselines.output.table) if TRAINED_BASELINES else [],
-        robustness=per_cell_and_seed(SEED_ROBUSTNESS) if ROBUSTNESS_MEASURED else [],
+        robustness=per_cell_and_seed(layout.SEED_ROBUSTNESS) if ROBUSTNESS_MEASURED else [],
     output:
-        metrics=f"{RESULTS}/metrics.csv",
-        selection=f"{RESULTS}/selection.csv",
-        curves=f"{RESULTS}/curves.csv",
-        robustness=ROBUSTNESS,
+        metrics=layout.METRICS,
+        selection=layout.SELECTION,
+        curves=layout.CURVES,
+        robustness=layout.ROBUSTNESS,
     params:
         notebook_lambdas=config["notebook_lambdas"],
         # The cell of each input file, in the same order.
         cells=[cell for cell, _ in CELL_SEEDS],
     log:
-        f"{LOGS}/aggregate.log",
+        layout.log("aggregate"),
     threads: 1
     resources:
         mem_mb=1000,
