@@ -11,7 +11,7 @@ import subprocess
 import pandas as pd
 import yaml
 
-from normbound import io
+from normbound import io, layout
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "jinja2", "snakemake")
 
@@ -70,8 +70,9 @@ def benchmark_view(files) -> dict:
     for path in sorted(files):
         row = pd.read_csv(path, sep="\t").iloc[-1]  # a repeated benchmark appends rows
         end = os.path.getmtime(path)
-        jobs.append(dict(rule=os.path.basename(os.path.dirname(path)), job=os.path.splitext(os.path.basename(path))[0],
-                         seconds=float(row["s"]), max_rss_mb=float(row["max_rss"]), start=end - float(row["s"]), end=end))
+        # The rule and the job named by the file's place in the layout, wherever the study's benchmarks folder is.
+        names = layout.parse(layout.benchmark("{rule}", "{job}", os.path.dirname(os.path.dirname(path))), path)
+        jobs.append(dict(rule=names["rule"], job=names["job"], seconds=float(row["s"]), max_rss_mb=float(row["max_rss"]), start=end - float(row["s"]), end=end))
     if not jobs:
         return dict(jobs=[], rules=[], window=None)
     frame = pd.DataFrame(jobs)
