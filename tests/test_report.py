@@ -159,6 +159,8 @@ def test_latex_escape_neutralises_every_special_character():
         rf'\& 100\% \$5 {tt("_")}a \#1 \{{b\}} \textbackslash{{}}c {tt("~")}d {tt("^")}e '
         r'\ensuremath{\lambda}\ensuremath{\|}')
     assert escape.latex_escape("Zürich 中") == "Zürich ?"
+    # A backquote is the typewriter's character, not OT1's opening quote; ∞ is TeX's.
+    assert escape.latex_escape("`a` ∞") == rf"{tt('`')}a{tt('`')} \ensuremath{{\infty}}"
 
 
 def test_tex_environment_escapes_every_inserted_value_but_built_latex():

@@ -60,7 +60,9 @@ def cost(ctx) -> Section | None:
                  cell(run.get("date", "")), cell(str(run.get("steps", ""))), cell(str(run.get("networks", ""))),
                  cell(number(run.get("reference_seconds_per_network"), 4)), cell(number(run.get("fast_seconds_per_network"), 4)),
                  cell(number(run.get("ratio"), 1))]) for run in ctx["cost"]]
-    blocks = [plain("cost-table", words("cost_caption"), columns, rows, ("l", "l", "l", "l", "r", "r", "r", "r", "r"))]
+    # The file, device and date are long texts: columns of a set width, wrapped.
+    blocks = [plain("cost-table", words("cost_caption"), columns, rows,
+                    ("p{2.6cm}", "p{2.4cm}", "l", "p{2cm}", "r", "r", "r", "r", "r"))]
     for i, run in enumerate(r for r in ctx["cost"] if r.get("scaling")):
         points = [Row([cell(str(p["networks"])), cell(number(p["seconds_per_network"], 4))]) for p in run["scaling"]]
         blocks.append(plain(f"scaling-{i + 1}", words("scaling_caption", run), ("networks", "s/network"), points, ("r", "r")))

@@ -89,13 +89,15 @@ class Table:
 
     def latex_head(self) -> list:
         """The heading rows for LaTeX, which has no rowspan: a cell spanning rows prints in
-        its first row and leaves blank cells below it. Each item: (cell or None, colspan)."""
+        its first row and leaves blank cells below it. Each item: (cell or None, colspan,
+        wrap), ``wrap`` where a long heading of one column of a wide table is set in a
+        narrow box, so that the table fits the page."""
         covered, rows = {}, []
         for r, heading in enumerate(self.head):
             row, column, cells = [], 0, iter(heading)
             while column < self.columns:
                 if covered.get((r, column)):
-                    row.append((None, covered[(r, column)]))
+                    row.append((None, covered[(r, column)], False))
                     column += covered[(r, column)]
                     continue
                 cell = next(cells, None)
@@ -103,7 +105,8 @@ class Table:
                     break
                 for below in range(1, cell.rowspan):
                     covered[(r + below, column)] = cell.colspan
-                row.append((cell, cell.colspan))
+                text = "".join(p.text if isinstance(p.text, str) else "≈≈≈≈≈≈≈≈≈≈≈" for line in cell.lines for p in line.parts)
+                row.append((cell, cell.colspan, self.columns > 6 and cell.colspan == 1 and len(text) > 10))
                 column += cell.colspan
             rows.append(row)
         return rows

@@ -14,16 +14,17 @@ class LatexSafe(str):
 
 
 # TeX's special characters, and < > which the default OT1 font encoding prints as ¡ ¿.
-# OT1's roman fonts have no glyph for " _ ~ ^ (they print a closing quote, a rule and
-# accents): those come from the typewriter font, which has every ASCII character.
+# OT1's roman fonts have no glyph for " _ ~ ^ ` (they print a closing quote, a rule,
+# accents and an opening quote): those come from the typewriter font, which has every
+# ASCII character.
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "{": r"\{", "}": r"\}", "<": r"\textless{}", ">": r"\textgreater{}",
-                  **{c: rf"{{\ttfamily\char{ord(c)}}}" for c in '"_~^'}}
+                  **{c: rf"{{\ttfamily\char{ord(c)}}}" for c in '"_~^`'}}
 # Characters outside Latin-1 that the study's own text uses; pdfLaTeX's default input
 # encoding knows none of them.
 LATEX_UNICODE = {"λ": r"\ensuremath{\lambda}", "μ": r"\ensuremath{\mu}", "σ": r"\ensuremath{\sigma}",
                  "κ": r"\ensuremath{\kappa}", "ε": r"\ensuremath{\varepsilon}", "‖": r"\ensuremath{\|}",
-                 "√": r"\ensuremath{\surd}",
+                 "√": r"\ensuremath{\surd}", "∞": r"\ensuremath{\infty}",
                  "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}", "≤": r"\ensuremath{\leq}",
                  "≥": r"\ensuremath{\geq}", "∇": r"\ensuremath{\nabla}", "ₓ": r"\ensuremath{_x}", "₂": r"\ensuremath{_2}",
                  "²": r"\ensuremath{^2}", "ᵀ": r"\ensuremath{^{\top}}", "−": r"\ensuremath{-}",
