@@ -1,11 +1,11 @@
 """Measure the report's markup converter against maintained libraries, on the report's own words.
 
 The words are what the macros of ``report/*.text.j2`` and ``report/captions/*.rst`` render
-for a real study, before ``make_report.convert`` turns them into HTML or LaTeX. This script
+for a real study, before ``normbound.report.markup.convert`` turns them into HTML or LaTeX. This script
 collects every string passed to ``convert`` while ``scripts/make_report.py`` renders a
 finished study, then converts all of them with each route:
 
-- ``today``: ``make_report.convert`` (MathML from latex2mathml, ``scripts/equations.py``);
+- ``today``: ``normbound.report.markup.convert`` (MathML from latex2mathml, ``normbound/report/equations.py``);
 - ``pandoc``: pandoc through ``pypandoc-binary`` (``--mathml`` for HTML, its LaTeX writer),
   once per piece (one subprocess each) and once for all pieces of a format (one subprocess);
 - ``markdown-it``: ``markdown-it-py`` with the ``dollarmath`` plugin of ``mdit-py-plugins``
@@ -31,6 +31,7 @@ goes to a temporary folder) and stores each piece as {"words", "fmt", "inline", 
 
 import argparse
 import html
+import glob
 import inspect
 import json
 import os
@@ -44,8 +45,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 import make_report  # noqa: E402
-import equations  # noqa: E402
-from make_report import VALUE, VALUE_END, VALUE_START  # noqa: E402
+from normbound.report import equations, escape, markup  # noqa: E402
+from normbound.report.markup import VALUE, VALUE_END, VALUE_START  # noqa: E402
 
 
 # --------------------------------------------------------------------------- collecting the words
@@ -55,7 +56,7 @@ def render_study(study: str, folder: str) -> None:
     os.chdir(REPO)  # make_report reads benchmarks/*.json (the Cost section) from here
     try:
         make_report.main(["--tables", f"{results}/tables", "--figures", f"{results}/figures",
-                          "--theory", f"{results}/theory", "--benchmarks", f"{results}/benchmarks",
+                          "--theory", f"{results}/theory", "--benchmarks", *glob.glob(f"{results}/benchmarks/*/*.tsv"),
                           "--templates", os.path.join(REPO, "report"), "--config", f"{study}/config.yaml",
                           "--html", f"{folder}/report.html", "--tex", f"{folder}/report.tex"])
     finally:
@@ -64,19 +65,19 @@ def render_study(study: str, folder: str) -> None:
 
 def collect(study: str, out: str) -> None:
     """Render ``study``'s report with ``convert`` recorded; write the pieces to ``out``."""
-    pieces, convert = [], make_report.convert
+    pieces, convert = [], markup.convert
 
     def recording(words, fmt, inline=False):
         result = convert(words, fmt, inline)
         pieces.append(dict(words=str(words), fmt=fmt, inline=inline, out=str(result)))
         return result
 
-    make_report.convert = recording
+    markup.convert = recording
     try:
         with tempfile.TemporaryDirectory() as tmp:
             render_study(study, tmp)
     finally:
-        make_report.convert = convert
+        markup.convert = convert
     with open(out, "w") as handle:
         json.dump(pieces, handle, ensure_ascii=False, indent=0)
     print(f"{len(pieces)} pieces ({sum(p['fmt'] == 'html' for p in pieces)} HTML) -> {out}")
@@ -86,7 +87,7 @@ def collect(study: str, out: str) -> None:
 # A candidate parses the words with each value replaced by a placeholder (its index between
 # VALUE_START and VALUE_END, private-use characters that no Markdown reads), and puts the
 # value back, escaped for the format, into its output: a value is never read as markup.
-# Inside an equation the value goes back into the TeX first (make_report.equation: a plain
+# Inside an equation the value goes back into the TeX first (markup.equation: a plain
 # number, e-notation as a power of ten).
 PLACEHOLDER = re.compile(f"{VALUE_START}(\\d+){VALUE_END}")
 
@@ -110,7 +111,7 @@ def keep_placeholders(escape, text: str) -> str:
 
 def put_values(text: str, values: list, fmt: str) -> str:
     """The rendered ``text`` with each placeholder replaced by its value, escaped for ``fmt``."""
-    return PLACEHOLDER.sub(lambda m: make_report.FORMATS[fmt].escape(values[int(m.group(1))]), text)
+    return PLACEHOLDER.sub(lambda m: markup.FORMATS[fmt].escape(values[int(m.group(1))]), text)
 
 
 # --------------------------------------------------------------------------- candidate: pandoc
@@ -142,7 +143,7 @@ def pandoc_source(words: str):
 
     def math(match):
         token = match.group(0)
-        return make_report.equation(token, values) if token.startswith("$") else token
+        return markup.equation(token, values) if token.startswith("$") else token
 
     return PANDOC_MATH.sub(math, words), values
 
@@ -152,8 +153,8 @@ def pandoc_finish(text: str, values: list, fmt: str, inline: bool) -> str:
     text = text.strip()
     if inline and fmt == "html":
         text = re.sub(r"^<p>(.*)</p>$", r"\1", text, flags=re.S)
-    if fmt == "tex":  # pdfLaTeX reads ASCII and Latin-1: the rest as make_report.latex_escape writes it
-        text = "".join(make_report.LATEX_UNICODE.get(c, c) for c in re.sub(r"\\textquotesingle(\{\}| )", "'", text))
+    if fmt == "tex":  # pdfLaTeX reads ASCII and Latin-1: the rest as escape.latex_escape writes it
+        text = "".join(escape.LATEX_UNICODE.get(c, c) for c in re.sub(r"\\textquotesingle(\{\}| )", "'", text))
     return put_values(text, values, fmt)
 
 
@@ -197,7 +198,7 @@ def markdown_it():
 
     def math(display):
         return lambda self, tokens, i, options, env: equations.mathml(
-            make_report.equation(tokens[i].content.strip(), env["values"]), display)
+            markup.equation(tokens[i].content.strip(), env["values"]), display)
 
     md.add_render_rule("math_inline", math(False))
     md.add_render_rule("math_inline_double", math(True))
@@ -208,7 +209,7 @@ def markdown_it():
 
 
 class TexRenderer:
-    """markdown-it's tokens as LaTeX, as make_report.TEX writes each element."""
+    """markdown-it's tokens as LaTeX, as markup.TEX writes each element."""
 
     TAGS = {"paragraph": ("", "\n\n"), "strong": (r"\textbf{", "}"), "em": (r"\emph{", "}"),
             "bullet_list": ("\\begin{itemize}\\setlength{\\itemsep}{0pt}\n", "\\end{itemize}\n\n"),
@@ -232,14 +233,14 @@ class TexRenderer:
             elif token.type == "inline":
                 out.append(self.render(token.children))
             elif token.type in ("math_inline", "math_inline_double", "math_block"):
-                tex = make_report.equation(token.content.strip(), self.values)
+                tex = markup.equation(token.content.strip(), self.values)
                 out.append(f"${tex}$" if token.type == "math_inline" else rf"\[ {tex} \]" + "\n\n")
             elif token.type == "code_inline":
-                out.append(r"\texttt{" + keep_placeholders(make_report.latex_escape, token.content) + "}")
+                out.append(r"\texttt{" + keep_placeholders(escape.latex_escape, token.content) + "}")
             elif token.type == "softbreak":
                 out.append("\n")
             elif token.type == "text":
-                out.append(keep_placeholders(make_report.latex_escape, token.content))
+                out.append(keep_placeholders(escape.latex_escape, token.content))
             else:
                 raise ValueError(f"no LaTeX for markdown-it's {token.type}")
         return "".join(out)
@@ -268,15 +269,15 @@ def code_lines(*objects) -> int:
 
 
 def today_lines() -> int:
-    """make_report's converter (class Format to function plain, constants included) and equations.py's mathml."""
-    source = inspect.getsource(make_report)
+    """the converter (class Format to function plain, constants included) and equations.py's mathml."""
+    source = inspect.getsource(markup)
     start, end = source.index("@dataclasses.dataclass(frozen=True)\nclass Format"), source.index("class Macros")
     return code_lines(source[start:end], equations.mathml)
 
 
 ROUTE_LINES = {
     # the constants and functions each candidate needs beyond what every route shares (the
-    # values' marking, mark_value; the Macros; make_report.equation and the escapes, kept)
+    # values' marking, mark_value; the Macros; markup.equation and the escapes, kept)
     "pandoc": lambda: code_lines(f"PANDOC_READER = {PANDOC_READER!r}", PANDOC_FILTER,
                                  "PANDOC_MATH = ...\nPIECE_BREAK = ...", take_values, put_values, pandoc_source,
                                  pandoc_finish, pandoc_run, pandoc_batch),
@@ -327,14 +328,14 @@ def checks(pieces: list, outputs: list, fmt: str) -> dict:
     for piece, out in zip(pieces, outputs):
         text = html.unescape(re.sub(r"<[^>]+>", "", out)) if fmt == "html" else out
         for value in VALUE.findall(piece["words"]):
-            shown = value if fmt == "html" else make_report.latex_escape(value)
-            if value and not make_report.NUMBER.fullmatch(value) and shown not in text:
+            shown = value if fmt == "html" else escape.latex_escape(value)
+            if value and not markup.NUMBER.fullmatch(value) and shown not in text:
                 missing += 1
     found["values_not_shown"] = missing
     return found
 
 
-V = make_report.mark_value
+V = markup.mark_value
 # Constructs the words rely on, beyond this study's words; each with what its HTML must hold.
 CONSTRUCTS = [
     ("value with markup", f"Title: {V('*a* $5 `b` [x](#y) <i> _c')}", "*a* $5 `b` [x](#y) &lt;i&gt; _c"),
@@ -353,7 +354,7 @@ CONSTRUCTS = [
 def constructs(filter_path: str) -> None:
     """Print whether each route's HTML of CONSTRUCTS holds what it must."""
     md = markdown_it()
-    routes = {"today": lambda w: str(make_report.convert(w, "html")),
+    routes = {"today": lambda w: str(markup.convert(w, "html")),
               "pandoc": lambda w: pandoc_each([dict(words=w, inline=False)], "html", filter_path)[0],
               "markdown-it": lambda w: markdown_it_convert(md, w, "html", False)}
     for name, words, expected in CONSTRUCTS:
@@ -391,7 +392,7 @@ def measure(words_path: str, repeat: int, out_dir: str | None, study: str | None
     print(f"lines of project code: today {today_lines()}, pandoc {ROUTE_LINES['pandoc']()}, "
           f"markdown-it {ROUTE_LINES['markdown-it']()}")
     routes = {
-        "today": lambda ps, fmt: [str(make_report.convert(p["words"], fmt, p["inline"])) for p in ps],
+        "today": lambda ps, fmt: [str(markup.convert(p["words"], fmt, p["inline"])) for p in ps],
         "pandoc (a call per piece)": lambda ps, fmt: pandoc_each(ps, fmt, filter_path),
         "pandoc (one call)": lambda ps, fmt: pandoc_batch(ps, fmt, filter_path),
         "markdown-it": lambda ps, fmt: (lambda md: [markdown_it_convert(md, p["words"], fmt, p["inline"])
@@ -440,16 +441,16 @@ def write_reports(out_dir: str, study: str, filter_path: str) -> None:
     candidates = {
         "pandoc": lambda words, fmt, inline: pandoc_each([dict(words=str(words), inline=inline)], fmt, filter_path)[0],
         "markdown-it": lambda words, fmt, inline: markdown_it_convert(md, str(words), fmt, inline)}
-    original = make_report.convert
+    original = markup.convert
     for name, candidate in candidates.items():
-        make_report.convert = lambda words, fmt, inline=False, candidate=candidate: make_report.FORMATS[fmt].safe(
+        markup.convert = lambda words, fmt, inline=False, candidate=candidate: markup.FORMATS[fmt].safe(
             candidate(words, fmt, inline))
         folder = os.path.join(out_dir, name)
         os.makedirs(folder, exist_ok=True)
         try:
             render_study(study, folder)
         finally:
-            make_report.convert = original
+            markup.convert = original
         print(f"wrote {folder}/report.html and report.tex")
 
 
