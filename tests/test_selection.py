@@ -159,7 +159,7 @@ def test_k_fold_selection_runs_end_to_end_and_the_report_says_what_it_changed(sw
     metrics = in_cell(pd.read_csv(results / "metrics.csv"), cell)
     again = tables.lambda_selection(metrics, in_cell(selection, cell), 1.0)  # test_fraction 0.5: n_test/n_train 1
     pd.testing.assert_frame_equal(table, again, check_dtype=False)
-    text = " ".join(Page(results / "report" / "report.html").text("#chosen").split())
+    text = " ".join(Page(results / "report" / "report.html").text("#selection").split())
     assert "Validation accuracy here is the mean over 3 folds" in text
     for row in table.itertuples():
         assert f"{LABELS[row.model]} chose another λ on {int(row.kfold_changed)} of {int(row.kfold_n)} seeds" in text, text

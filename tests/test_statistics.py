@@ -221,7 +221,7 @@ def test_paired_differences_in_both_formats_equal_an_independent_computation(sma
             model, other = attrs["data-pair"].split("-")
             on_page[choice, model, other] = [row[2], *row[4].strip("[]").split(", ")]
     assert on_page == expected
-    html = page.text("#paired")
+    html = page.text("#comparison")  # the section that holds the paired differences
     assert "corrected resampled t" in html and "Nadeau and Bengio" in html
     require_program("latexmk", LATEX_INSTALL)
     text = pdf_text(results / "report" / "report.pdf")
@@ -256,7 +256,7 @@ def test_spectral_bound_and_the_notebook_column_in_both_formats(small_study):
     nn = table.xs("nn")
     # The notebook's line under NN: train, test, —, Grad (variant), ‖W‖_Mix, —, √h‖W‖_F.
     printed = [f"{v:.3f}" if not math.isnan(v) else "—" for v in nn["notebook"]]
-    assert re.search(r"notebook 1 " + re.escape(" ".join(printed)), text), printed
+    assert re.search(r"notebook, one run 1 " + re.escape(" ".join(printed)), text), printed
 
 
 @pytest.mark.slow

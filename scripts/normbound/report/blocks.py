@@ -185,14 +185,14 @@ def bounds(low, high, format=signed) -> list:
     return ["[", Part(format(low), "ci-low"), ", ", Part(format(high), "ci-high"), "]"]
 
 
-def summary(row, interval=True, **attrs) -> Cell:
-    """A summary over seeds (:func:`normbound.summary.summarise`'s row): mean ± sd, and
-    (``interval``) its interval on a grey line below where it has one; a dash where it
-    has no seeds."""
+def summary(row, interval=True, spread=True, **attrs) -> Cell:
+    """A summary over seeds (:func:`normbound.summary.summarise`'s row): mean ± sd (the sd
+    where ``spread``), and (``interval``) its interval on a grey line below where it has
+    one; a dash where it has no seeds."""
     if row is None or not row.get("n"):
         return cell("—", **attrs)
     first = [Part(number(row["mean"]), "mean")]
-    if row["n"] > 1 and "std" in row:
+    if spread and row["n"] > 1 and "std" in row:
         first += [" ± ", Part(number(row["std"]), "std")]
     made = cell(*first, **attrs)
     low = row.get("ci_low")

@@ -111,7 +111,7 @@ def robustness(ctx, drawn) -> Section | None:
         rows = [r for r in view["rows"] if r["model"] == model]
         groups.append(Group([Row([cell(r["label"] if r["first"] else "", header=True), cell(r["lam"] if r["first"] else ""),
                                   cell(str(r["epsilon"])),
-                                  *(summary(r["cells"][m], measure=m) for m in view["measures"])],
+                                  *(summary(r["cells"][m], spread=False, measure=m) for m in view["measures"])],
                                  attrs={"data-model": model, "data-epsilon": r["epsilon"]}) for r in rows]))
     table = Table("robustness-table", words("robustness_caption", list(view["labels"].values())), head, groups,
                   ("l", "l", "r", *("r" for _ in view["measures"])))
