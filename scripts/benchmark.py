@@ -22,6 +22,17 @@ earlier run. Training times are the training loop's (``TrainResult.seconds``), w
 the measurements before and after. The load average is recorded: on 2 cores any other
 work slows 2-thread runs (set ``OMP_WAIT_POLICY=PASSIVE`` on a shared machine).
 
+The roofline (CPU), in the same run, right after the fast path's point: the machine's
+float32 GEMM rate (a square product of ``--gemm-size``, 2048 by default, best of a few
+reps), and the two matrix products of one training step at the chunk's shapes (for M
+networks of h hidden units, d inputs and N training points: the forward ``A = P X1ᵀ``,
+(M·h, d+1) × (d+1, N), and the backward ``mask(A) @ (g·X1)``, M products (h, N) × (N, d+1);
+:func:`normbound.train.objective_and_gradient`), timed the same way. Their sum, times the
+steps, per network, is the step's GEMM floor: no trainer that does those two products can
+be faster. The trainer's seconds per network are reported against it (``ratio_to_floor``)
+and against the GEMM rate (``fraction_of_peak``: the two products' FLOPs over the
+trainer's time, as a share of the rate). FLOPs count 2·m·n·k a product.
+
 Writes ``benchmarks/<device>.json`` (the report's cost section reads every such file).
 
     python scripts/benchmark.py                 # CPU, a few minutes on 2 cores
@@ -31,6 +42,7 @@ Writes ``benchmarks/<device>.json`` (the report's cost section reads every such 
 import argparse
 import datetime
 import importlib.util
+import math
 import os
 import time
 
@@ -39,6 +51,87 @@ import torch
 from normbound import NETWORKS, PENALTY, config as study_config, io
 from normbound.data import load_dataset, split_data
 from normbound.train import COMPARATORS, CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
+
+
+def matmul_flops(m: int, n: int, k: int, batch: int = 1) -> int:
+    """Floating-point operations of ``batch`` products (m, k) × (k, n): 2·m·n·k each."""
+    return 2 * batch * m * n * k
+
+
+def best_seconds(fn, reps: int = 5, min_seconds: float = 0.05) -> float:
+    """Seconds per call of ``fn``, the best of ``reps`` timings of as many calls as take at
+    least ``min_seconds`` (counted on a first call, which also warms caches up)."""
+    start = time.perf_counter()
+    fn()
+    number = max(1, math.ceil(min_seconds / max(time.perf_counter() - start, 1e-9)))
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def gemm_rate(size: int = 2048, reps: int = 5, dtype=torch.float32) -> dict:
+    """The machine's GEMM rate on the current torch threads: a (size, size) × (size, size)
+    product, best of ``reps``."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(size, size, generator=gen, dtype=dtype), torch.randn(size, size, generator=gen, dtype=dtype)
+    out = torch.empty(size, size, dtype=dtype)
+    seconds = best_seconds(lambda: torch.mm(a, b, out=out), reps)
+    flops = matmul_flops(size, size, size)
+    return dict(size=size, flops=flops, seconds=seconds, gflops=flops / seconds / 1e9)
+
+
+def step_products(networks: int, hidden: int, inputs: int, points: int, dtype=torch.float32) -> dict:
+    """The two matrix products of one training step of ``networks`` networks, as
+    :func:`normbound.train.objective_and_gradient` does them (``inputs`` d, so the flat
+    buffer P has d + 1 columns, [W | b]; ``points`` N training points), on operands of their
+    shapes: name -> (a function that computes the product into a preallocated output, its
+    FLOPs, its shape as m × k × n per product and the number of products)."""
+    gen = torch.Generator().manual_seed(0)
+    d1 = inputs + 1
+    P = torch.randn(networks * hidden, d1, generator=gen, dtype=dtype)
+    X1t = torch.randn(d1, points, generator=gen, dtype=dtype)
+    mask = (torch.rand(networks, hidden, points, generator=gen) > 0.5).to(dtype)  # sign(relu(A)): 0 or 1
+    gX1 = torch.randn(networks, points, d1, generator=gen, dtype=dtype)
+    forward, backward = torch.empty(networks * hidden, points, dtype=dtype), torch.empty(networks, hidden, d1, dtype=dtype)
+    return {
+        "forward": (lambda: torch.mm(P, X1t, out=forward), matmul_flops(networks * hidden, points, d1),
+                    f"{networks * hidden} x {d1} x {points}", 1),
+        "backward": (lambda: torch.bmm(mask, gX1, out=backward), matmul_flops(hidden, d1, points, networks),
+                     f"{hidden} x {points} x {d1}", networks),
+    }
+
+
+def roofline(networks: int, hidden: int, inputs: int, points: int, steps: int, trainer_seconds_per_network: float,
+             gemm: dict, reps: int = 5) -> dict:
+    """The step's GEMM floor for a chunk of ``networks`` networks (:func:`step_products`,
+    each timed as :func:`best_seconds`) in seconds per network per ``steps`` steps, and the
+    trainer's seconds per network against it and against ``gemm`` (:func:`gemm_rate`)."""
+    products = {}
+    for name, (fn, flops, shape, count) in step_products(networks, hidden, inputs, points).items():
+        seconds = best_seconds(fn, reps)
+        products[name] = dict(shape=shape, products=count, flops=flops, seconds=seconds, gflops=flops / seconds / 1e9)
+    return roofline_figures(networks, steps, products, trainer_seconds_per_network, gemm["gflops"])
+
+
+def roofline_figures(networks: int, steps: int, products: dict, trainer_seconds_per_network: float,
+                     gemm_gflops: float) -> dict:
+    """The roofline's arithmetic: ``products`` (name -> ``flops`` and ``seconds`` of one
+    step's product for the chunk of ``networks``) summed into the step's GEMM floor per
+    network per ``steps`` steps, the trainer's ratio to it, and the shares of ``gemm_gflops``
+    that the floor and the trainer reach on the products' FLOPs."""
+    step_flops = sum(p["flops"] for p in products.values())
+    step_seconds = sum(p["seconds"] for p in products.values())
+    floor = step_seconds * steps / networks
+    flops_per_network = step_flops * steps / networks
+    return dict(roofline_networks=networks, step_products=products, step_gemm_flops=step_flops,
+                step_gemm_seconds=step_seconds, step_gemm_floor_seconds_per_network=floor,
+                ratio_to_floor=trainer_seconds_per_network / floor,
+                floor_fraction_of_peak=flops_per_network / floor / (gemm_gflops * 1e9),
+                fraction_of_peak=flops_per_network / trainer_seconds_per_network / (gemm_gflops * 1e9))
 
 
 def scaled_grid(grid: Grid, size: int) -> Grid:
@@ -52,7 +145,7 @@ def notebook_grid(config: dict) -> Grid:
     return Grid.study({name: lams for name, lams in config["lambdas"].items() if name not in COMPARATORS})
 
 
-def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int]) -> dict:
+def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int], gemm_size: int = 2048) -> dict:
     dev = pick_device(device)
     X, t = load_dataset(config["dataset"]["source"], config["dataset"]["target"])
     data, _ = split_data(X, t, 0, config["test_fraction"], config["label_noise"], config["validation_fraction"])
@@ -81,6 +174,17 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
     print("fast path:" if dev.type == "cuda" else f"fast path (denormals flushed to zero: {flush}):", flush=True)
     # One seed's grid first: its first call pays the process's first compile, as a job does.
     fast = point(len(grid))
+    roof = {}
+    if dev.type == "cpu":
+        # The roofline right after the fast path, under the same load and threads.
+        gemm = gemm_rate(gemm_size)
+        roof = dict(gemm_gflops=gemm["gflops"], gemm_size=gemm_size, gemm_seconds=gemm["seconds"],
+                    **roofline(len(grid), hidden, X.shape[1], data["X_train"].shape[0], steps,
+                               fast["seconds_per_network"], gemm))
+        products = "; ".join(f"{name} {p['products']} × ({p['shape']}) {p['seconds'] * 1e6:.0f} µs "
+                             f"({p['gflops']:.1f} GFLOP/s)" for name, p in roof["step_products"].items())
+        print(f"roofline ({torch.get_num_threads()} threads): GEMM {gemm_size}² {roof['gemm_gflops']:.1f} GFLOP/s; "
+              f"{products}", flush=True)
     scaling = sorted([fast, *(point(size) for size in sizes if size != len(grid))], key=lambda p: p["networks"])
     eager_graph = []
     if dev.type == "cuda":
@@ -104,6 +208,10 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
     print(f"batched fast path:         {fast['seconds_per_network']:.3f} s per network ({len(grid)} networks "
           f"together, {fast['compile_seconds']:.1f} s first call with compile)")
     print(f"ratio:                     {ratio:.1f}x   (load average {load_before:.2f} before, {load_after:.2f} after)")
+    if roof:
+        print(f"step's GEMM floor:         {roof['step_gemm_floor_seconds_per_network']:.3f} s per network "
+              f"({roof['floor_fraction_of_peak']:.0%} of the GEMM rate); the fast path is "
+              f"{roof['ratio_to_floor']:.2f}x the floor, {roof['fraction_of_peak']:.0%} of the GEMM rate")
     return dict(device=dev.type, device_name=name, cpu=io.cpu_model(), threads=torch.get_num_threads(),
                 omp_wait_policy=wait_policy,
                 torch=torch.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -113,7 +221,7 @@ def benchmark(config: dict, device: str, reference_networks: int, sizes: list[in
                 reference_seconds_per_network=reference_seconds,
                 fast_seconds_per_network=fast["seconds_per_network"], compile_seconds=fast["compile_seconds"],
                 ratio=ratio, scaling_steps=steps, scaling=scaling,
-                **({"scaling_eager_graph": eager_graph} if eager_graph else {}))
+                **roof, **({"scaling_eager_graph": eager_graph} if eager_graph else {}))
 
 
 def read_config(path: str, schema: str) -> dict:
@@ -139,13 +247,15 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="numbers of networks trained together, each over the full steps (default: "
                              "1 4 16 29 64 on the CPU, 1 29 1024 on CUDA; one seed's grid is always added)")
+    parser.add_argument("--gemm-size", type=int, default=2048,
+                        help="side of the square float32 product that measures the GEMM rate (CPU; default 2048)")
     parser.add_argument("--out", default=None, help="JSON output (default: benchmarks/<device>.json)")
     study_config.add_config_arguments(parser)
     args = parser.parse_args(argv)
     config = read_config(args.config, args.schema)
     seed_grid = len(notebook_grid(config))
     sizes = args.sizes or ([1, 4, 16, 64] if args.device == "cpu" else [1, 1024])
-    result = benchmark(config, args.device, args.reference_networks, sorted({*sizes, seed_grid}))
+    result = benchmark(config, args.device, args.reference_networks, sorted({*sizes, seed_grid}), args.gemm_size)
     out = args.out or os.path.join("benchmarks", f"{result['device']}.json")
     io.write_json(out, result)
     print(f"wrote {out}")
