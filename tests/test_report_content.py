@@ -78,6 +78,17 @@ def test_cost_shows_every_benchmark_file(page):
         assert row["notebook loop, s/network"] == f"{measured['reference_seconds_per_network']:.4f}"
         assert row["batched, s/network"] == f"{measured['fast_seconds_per_network']:.4f}"
         assert row["speed-up"] == f"{measured['ratio']:.1f}"
+    # The roofline (issue 25): the trainer against the GEMM rate measured in the same run.
+    header, *rows = page.rows("roofline-table")
+    shown = {row[0]: dict(zip(header, row)) for row in rows}
+    for path in files:
+        with open(path) as handle:
+            measured = json.load(handle)
+        if "gemm_gflops" in measured:
+            row = shown[os.path.basename(path)]
+            assert row["GEMM GFLOP/s"] == f"{measured['gemm_gflops']:.1f}"
+            assert row["step's floor, s/network"] == f"{measured['step_gemm_floor_seconds_per_network']:.3f}"
+            assert row["× floor"] == f"{measured['ratio_to_floor']:.2f}"
 
 
 def test_both_formats_state_the_sources_of_nondeterminism(page, small_study):

@@ -2,8 +2,8 @@
 numerics and convergence, the diverged networks, the cost, every job's time, and the
 provenance with the config."""
 
-from .blocks import Box, Group, Heading, Listing, Row, Section, Table, Text, cell, heading, words
-from .escape import number, signed
+from .blocks import Box, Group, Heading, Listing, Prose, Row, Section, Table, Text, cell, heading, words
+from .escape import number, percent, signed
 
 
 def sections(ctx, drawn) -> list:
@@ -63,6 +63,21 @@ def cost(ctx) -> Section | None:
     # The file, device and date are long texts: columns of a set width, wrapped.
     blocks = [plain("cost-table", words("cost_caption"), columns, rows,
                     ("p{2.6cm}", "p{2.4cm}", "l", "p{2cm}", "r", "r", "r", "r", "r"))]
+    roofline = [run for run in ctx["cost"] if run.get("gemm_gflops")]
+    if roofline:
+        rows = [Row([cell(run["file"]), cell(run.get("device_name", "")), cell(number(run["gemm_gflops"], 1)),
+                     cell(number(run["step_gemm_floor_seconds_per_network"], 3)),
+                     cell(number(run["fast_seconds_per_network"], 3)), cell(number(run["ratio_to_floor"], 2)),
+                     cell(percent(run["fraction_of_peak"])),
+                     cell(" → ".join(number(v, 1) for v in run.get("load_average", [])))]) for run in roofline]
+        blocks.append(plain("roofline-table", Prose(
+            "The trainer against the machine's arithmetic limit, measured in the same run (`scripts/benchmark.py`): the "
+            "float32 rate of a large square matrix product, the time of one training step's two matrix products at the "
+            "chunk's shapes over the run's steps (the step's floor), the trainer's time, their ratio and the trainer's "
+            "share of the product rate; the load average at the start and the end (other work on the machine slows "
+            "every figure)."),
+            ("file", "machine", "GEMM GFLOP/s", "step's floor, s/network", "trainer, s/network", "× floor",
+             "share of GEMM rate", "load average"), rows, ("p{2.2cm}", "p{2.2cm}", "r", "r", "r", "r", "r", "l")))
     for i, run in enumerate(r for r in ctx["cost"] if r.get("scaling")):
         points = [Row([cell(str(p["networks"])), cell(number(p["seconds_per_network"], 4))]) for p in run["scaling"]]
         blocks.append(plain(f"scaling-{i + 1}", words("scaling_caption", run), ("networks", "s/network"), points, ("r", "r")))
