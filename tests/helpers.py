@@ -126,8 +126,10 @@ def workflow_command(workdir, *args, cores=4) -> list:
             "--configfile", os.path.join(str(workdir), "config.yaml"), "--cores", str(cores), *args]
 
 
-def run_workflow(workdir, *args, check=True, timeout=900, **kwargs) -> subprocess.CompletedProcess:
-    """Run the workflow in ``workdir``; with ``check``, a failure fails the test with its log."""
+def run_workflow(workdir, *args, check=True, timeout=1800, **kwargs) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir``; with ``check``, a failure fails the test with its log.
+    ``timeout`` guards against a hang only: the session's studies build side by side on two
+    cores, and one of them took over 900 s on a machine loaded by other work."""
     result = subprocess.run(workflow_command(workdir, *args), capture_output=True, text=True, timeout=timeout,
                             **kwargs)
     if check and result.returncode != 0:
