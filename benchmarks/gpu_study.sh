@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# On a machine with CUDA: the default study end to end (config.yaml, device: auto) from an
-# empty folder, timed, then every job's wall time from Snakemake's benchmark files. Extra
+# On a machine with CUDA: the default study end to end (config.yaml with device: cuda, so
+# one training job per cell: training_jobs auto) from an empty folder, timed, then every job's wall time from Snakemake's benchmark files. Extra
 # arguments go to snakemake (e.g. --set-threads train_networks=1). WORK names the study's
 # folder (default: a new temporary one), kept for a look afterwards. Uses the python on PATH; where
 # snakemake is not installed there, PYTHONPATH must point at it (pip install --target).
@@ -18,7 +18,8 @@ mkdir -p "$work"
 echo "study folder: $work"
 cp config.yaml "$work/"
 start=$(date +%s%N)
-"$PYTHON" -m snakemake --snakefile workflow/Snakefile --directory "$work" --cores "$(nproc)" --quiet "$@"
+"$PYTHON" -m snakemake --snakefile workflow/Snakefile --directory "$work" --cores "$(nproc)" --quiet \
+    --config device=cuda "$@"
 end=$(date +%s%N)
 echo "default study, end to end: $(( (end - start) / 1000000 )) ms ($(nproc) cores, $("$PYTHON" -c 'import torch; print(torch.cuda.get_device_name())'))"
 benchmarks="$work/$(layout BENCHMARKS)/"

@@ -145,6 +145,15 @@ def run(data_path, seed, paths, settings, threads=None):
     write_outputs(*results, paths)
 
 
+def run_cell(seeds, data_paths, paths, settings, threads=None):
+    """A cell's job (config ``training_jobs: per_cell``): :func:`run` for each seed in turn,
+    in one process, so that the seeds share its CUDA context and compiled steps; every
+    seed's files are those its own job would write. ``data_paths`` and each list of
+    ``paths`` are in the order of ``seeds``."""
+    for i, seed in enumerate(seeds):
+        run(data_paths[i], seed, {key: files[i] for key, files in paths.items()}, settings, threads)
+
+
 OUTPUTS = ("networks", "validation", "curves", "weights")
 
 
@@ -166,8 +175,11 @@ if __name__ == "__main__":
     try:
         if "snakemake" in globals():
             io.setup_logging(snakemake.log[0])
-            run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
-                snakemake.params.settings, snakemake.threads)
+            # One seed's job or a cell's: the same files per seed (workflow/rules/train.smk).
+            as_list = lambda value: [value] if isinstance(value, str) else list(value)  # noqa: E731
+            run_cell(snakemake.params.seeds, as_list(snakemake.input.data),
+                     {key: as_list(value) for key, value in snakemake.output.items()}, snakemake.params.settings,
+                     snakemake.threads)
         else:
             main()
     except NoCudaError as err:

@@ -23,6 +23,10 @@ except ConfigError as err:
     sys.exit(1)
 
 SEEDS = config["seeds"]
+# One training job per cell instead of per seed and cell (config training_jobs; auto: on
+# CUDA, where every process pays its own CUDA start and graph capture). Known at parse time,
+# so a login node without a GPU plans the same jobs as the GPU node runs.
+PER_CELL = config["training_jobs"] == "per_cell" or (config["training_jobs"] == "auto" and config["device"] == "cuda")
 # The study cells: one value of each sweep axis (label_noise, hidden, steps), every
 # combination of the config's lists. A single-valued config is one cell.
 CELLS = cells(config)

@@ -32,7 +32,7 @@ THEORY_FILES = {
 BENCHMARK_FILES = (
     sorted(set(per_cell_and_seed(rules.prepare_data.benchmark)
                + (per_cell_and_seed(rules.train_baselines.benchmark) if TRAINED_BASELINES else [])))
-    + (per_cell_and_seed(rules.train_networks.benchmark) if TRAINED_NETWORKS else [])
+    + (list(dict.fromkeys(per_cell_and_seed(rules.train_networks.benchmark))) if TRAINED_NETWORKS else [])
     + (per_cell_and_seed(rules.robustness.benchmark) if ROBUSTNESS_MEASURED else [])
     + [rules.theory_hessian.benchmark, rules.theory_random.benchmark, rules.theory_bounds.benchmark]
 )

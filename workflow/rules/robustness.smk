@@ -9,7 +9,7 @@ rule robustness:
     input:
         data=rules.prepare_data.output.npz,
         **(
-            {"networks": rules.train_networks.output.networks, "weights": rules.train_networks.output.weights}
+            {"networks": layout.SEED_NETWORKS, "weights": layout.SEED_WEIGHTS}
             if TRAINED_NETWORKS
             else {}
         ),

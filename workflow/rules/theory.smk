@@ -51,8 +51,8 @@ rule theory_bounds:
     input:
         random=rules.theory_random.output[0],
         # The report's cell alone, not results/metrics.csv: a new sweep cell leaves it be.
-        networks=per_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
-        weights=per_seed(rules.train_networks.output.weights) if TRAINED_NETWORKS else [],
+        networks=per_seed(layout.SEED_NETWORKS) if TRAINED_NETWORKS else [],
+        weights=per_seed(layout.SEED_WEIGHTS) if TRAINED_NETWORKS else [],
     output:
         json=layout.fill(layout.THEORY_FILE, name="exercise2", ext="json"),
         **captioned(THEORY_FIGURES["theory_bounds"], "Theory"),

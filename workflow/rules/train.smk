@@ -26,28 +26,33 @@ rule train_baselines:
         f"{SCRIPTS}/train_baselines.py"
 
 
+# A training job's files, per seed: one job per seed and cell, or (PER_CELL) one per cell
+# that writes every seed's (config training_jobs).
+TRAINING_OUTPUTS = {"networks": layout.SEED_NETWORKS, "validation": layout.SEED_VALIDATION,
+                    "curves": layout.SEED_CURVES, "weights": layout.SEED_WEIGHTS}
+
+
 rule train_networks:
     """Every network of one seed and cell (both λ grids, on the training set and on the
     fit part for validation) as one batched program; measurements before and after
-    training."""
+    training. Per cell: the cell's seeds one after the other in one process."""
     input:
-        data=rules.prepare_data.output.npz,
+        data=expand(layout.DATA_NPZ, seed=SEEDS, allow_missing=True) if PER_CELL else layout.DATA_NPZ,
     output:
-        networks=layout.SEED_NETWORKS,
-        validation=layout.SEED_VALIDATION,
-        curves=layout.SEED_CURVES,
-        weights=layout.SEED_WEIGHTS,
+        **{key: expand(path, seed=SEEDS, allow_missing=True) if PER_CELL else path
+           for key, path in TRAINING_OUTPUTS.items()},
     params:
         settings=stage_settings("networks"),
+        seeds=lambda wildcards: SEEDS if PER_CELL else [int(wildcards.seed)],
     log:
-        layout.log("train_networks", layout.CELL_JOB),
+        layout.log("train_networks", layout.CELL if PER_CELL else layout.CELL_JOB),
     benchmark:
-        layout.benchmark("train_networks", layout.CELL_JOB)
+        layout.benchmark("train_networks", layout.CELL if PER_CELL else layout.CELL_JOB)
     # torch uses min(threads, CPU count); 4 lets one job fill a laptop's cores.
     threads: 4
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=60 * (len(SEEDS) if PER_CELL else 1),
         gpu=1 if config["device"] == "cuda" else 0,
     conda:
         ENV
@@ -62,9 +67,9 @@ rule aggregate:
     input:
         # One file per (cell, seed) each, in CELL_SEEDS order: a noise rate's baselines
         # are listed for every cell that shares them.
-        networks=per_cell_and_seed(rules.train_networks.output.networks) if TRAINED_NETWORKS else [],
-        validation=per_cell_and_seed(rules.train_networks.output.validation) if TRAINED_NETWORKS else [],
-        curves=per_cell_and_seed(rules.train_networks.output.curves) if TRAINED_NETWORKS else [],
+        networks=per_cell_and_seed(layout.SEED_NETWORKS) if TRAINED_NETWORKS else [],
+        validation=per_cell_and_seed(layout.SEED_VALIDATION) if TRAINED_NETWORKS else [],
+        curves=per_cell_and_seed(layout.SEED_CURVES) if TRAINED_NETWORKS else [],
         baselines=per_cell_and_seed(rules.train_baselines.output.table) if TRAINED_BASELINES else [],
         robustness=per_cell_and_seed(layout.SEED_ROBUSTNESS) if ROBUSTNESS_MEASURED else [],
     output:
