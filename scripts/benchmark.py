@@ -49,8 +49,9 @@ import time
 import torch
 
 from normbound import NETWORKS, PENALTY, config as study_config, io
+from normbound.penalties import notebook
 from normbound.data import load_dataset, split_data
-from normbound.train import COMPARATORS, CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
+from normbound.train import CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
 
 
 def matmul_flops(m: int, n: int, k: int, batch: int = 1) -> int:
@@ -142,7 +143,7 @@ def scaled_grid(grid: Grid, size: int) -> Grid:
 
 def notebook_grid(config: dict) -> Grid:
     """One seed's networks of the notebook's kinds (see the module's docstring)."""
-    return Grid.study({name: lams for name, lams in config["lambdas"].items() if name not in COMPARATORS})
+    return Grid.study({name: lams for name, lams in config["lambdas"].items() if name in notebook()})
 
 
 def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int], gemm_size: int = 2048) -> dict:

@@ -7,7 +7,7 @@ the fit part (training minus the hold-out validation part): every λ grid again,
 per fold (training minus that fold), and λ is chosen by the validation accuracy averaged
 over the k folds; the hold-out choice is kept beside it, so the report can show what the
 method changes. The comparators train in chunks of their own, after the others
-(:data:`normbound.train.COMPARATORS`). Ties in validation accuracy go to the lower
+(:func:`normbound.train.own_chunk`). Ties in validation accuracy go to the lower
 validation hinge loss, then to the larger λ (the simpler network).
 
 Writes ``networks.csv`` (one row per network and phase before/after, every measurement a

@@ -39,7 +39,7 @@ def test_step_products_are_the_matrix_products_the_trainer_does():
     lam = {name: torch.zeros(M) for name in ("frob", "mix", "spec", "grad")}
     with FlopCounterMode(display=False) as counter:
         objective_and_gradient(P, torch.ones(h), X1, X1.T.contiguous(), torch.ones(N), torch.full((M, N), 1 / N),
-                               lam, ())
+                               lam, ("frob", "mix"))
     counts = {str(op).split(".")[-1]: n for op, n in counter.get_flop_counts()["Global"].items()}
     products = step_products(M, h, d, N)
     assert counts == {"mm": products["forward"][1], "bmm": products["backward"][1] + matmul_flops(1, N, h, M)}

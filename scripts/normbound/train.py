@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import PENALTY
-from . import SCHATTEN_P
 from .model import init_network, measure, output_signs, penalty
+from .penalties import PENALTIES, SCHATTEN_P, by_model
 
 log = logging.getLogger("normbound")
 
@@ -36,15 +35,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
-# The comparators' penalties, whose gradient takes operations beyond the notebook's
-# penalties' step: a few small matrix products each (spec: powers of the d × d Gram
-# matrix; grad: the input gradients). Each comparator's networks train in chunks of their
-# own, after the others, and a chunk runs only its own penalty's operations (a Python tuple
-# names them: neither the eager step nor the compiled graph holds the others'). So the
-# notebook's networks' results stay bit for bit what they were before the comparators
-# existed, and a spectral network does not pay for the gradient penalty's products, nor a
-# gradient one for the spectral penalty's.
-COMPARATORS = ("spec", "grad")
+def own_chunk(model: str) -> str:
+    """The penalty whose networks train in chunks of their own: any but the notebook's
+    ("" for those and for nn). Such a penalty's gradient takes operations beyond the
+    notebook's penalties' step (spec: powers of the d × d Gram matrix; grad: the input
+    gradients; another: its autograd graph), and a chunk runs only its own penalty's
+    operations beside the notebook's (:meth:`Grid.penalties`, a Python tuple: neither the
+    eager step nor the compiled graph holds the others'). So the notebook's networks'
+    results stay bit for bit what they were before any other penalty existed, and a
+    spectral network does not pay for the gradient penalty's products."""
+    penalty = by_model().get(model)
+    return "" if penalty is None or penalty.notebook else penalty.key
 
 
 def held_out_part(subset: str) -> int:
@@ -68,12 +69,12 @@ class Grid:
         """The networks of one seed: the unregularised network, then every λ grid of
         ``lambdas`` (penalty name -> λ list) on the whole training set, again on the fit
         part (hold-out validation) and, for ``folds`` >= 2, once per fold; the notebook's
-        penalties first, each comparator after them."""
+        penalties first, each other penalty after them (:func:`own_chunk`)."""
         subsets = ["train", "fit", *(f"fold{i}" for i in range(1, folds + 1) if folds > 1)]
         out = cls(["nn"], [0.0], ["train"])
-        notebook = tuple(name for name in PENALTY.values() if name not in COMPARATORS)
-        for group in (notebook, *((name,) for name in COMPARATORS)):
-            grid = [(model, lam) for model, name in PENALTY.items() if name in group for lam in lambdas.get(name, [])]
+        notebook = tuple(key for key, p in PENALTIES.items() if p.notebook)
+        for group in (notebook, *((key,) for key in PENALTIES if key not in notebook)):
+            grid = [(PENALTIES[key].model, lam) for key in group for lam in lambdas.get(key, [])]
             for subset in subsets:
                 out.models += [model for model, _ in grid]
                 out.lams += [lam for _, lam in grid]
@@ -81,9 +82,12 @@ class Grid:
         return out
 
     @property
-    def comparators(self) -> tuple[str, ...]:
-        """The comparators' penalties that networks of the grid carry (a chunk: at most one)."""
-        return tuple(name for name in COMPARATORS if any(PENALTY.get(model) == name for model in self.models))
+    def penalties(self) -> tuple[str, ...]:
+        """The penalties a step of the grid computes: the notebook's, always (so their
+        operations are the same in every chunk), then those of :func:`own_chunk` that its
+        networks carry (a chunk: at most one)."""
+        own = {own_chunk(model) for model in self.models}
+        return tuple(key for key, p in PENALTIES.items() if p.notebook or key in own)
 
     @property
     def held_out(self) -> int:
@@ -93,11 +97,10 @@ class Grid:
 
     def chunks(self, size: int) -> list["Grid"]:
         """Consecutive sub-grids of at most ``size`` networks (bounded memory). A chunk
-        holds one comparator's networks or none (see :data:`COMPARATORS`), and the networks
-        of one k-fold part or none (each part is measured on its own validation points)."""
+        holds the networks of one :func:`own_chunk` penalty or none, and the networks of one
+        k-fold part or none (each part is measured on its own validation points)."""
         parts = []
-        key = lambda i: (PENALTY.get(self.models[i]) if PENALTY.get(self.models[i]) in COMPARATORS else "",  # noqa: E731
-                         held_out_part(self.subsets[i]))
+        key = lambda i: (own_chunk(self.models[i]), held_out_part(self.subsets[i]))  # noqa: E731
         for _, run in itertools.groupby(range(len(self)), key):
             run = list(run)
             parts += [Grid(*(getattr(self, f)[i:min(i + size, run[-1] + 1)] for f in ("models", "lams", "subsets")))
@@ -111,8 +114,8 @@ class Grid:
         dev = is_validation.device
         lams = torch.tensor(self.lams, dtype=dtype, device=dev)
         zero = torch.zeros_like(lams)
-        lam = {name: torch.where(torch.tensor([m == model for m in self.models], device=dev), lams, zero)
-               for model, name in PENALTY.items()}
+        lam = {key: torch.where(torch.tensor([m == p.model for m in self.models], device=dev), lams, zero)
+               for key, p in PENALTIES.items()}
         # One chunk holds one k-fold part's networks (the data's is_validation marks it) or
         # none; "fit" networks leave out the validation points, "train" networks use all.
         fit_only = torch.tensor([sub != "train" for sub in self.subsets], device=dev)
@@ -165,7 +168,7 @@ def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
-def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
+def objective_and_gradient(P, s, X1, X1t, t, weights, lam, penalties):
     """The batched objective and its hand-derived gradient (no autograd graph).
 
     ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
@@ -175,9 +178,9 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
     ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
     margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
     term the mean over its own training points. ``lam``: per penalty name, λ per network
-    (:meth:`Grid.tensors`). ``comparators`` (a Python tuple of penalty names) adds those
-    comparators' penalties (:func:`spectral_penalty`, :func:`gradient_penalty`); the others
-    are not computed at all.
+    (:meth:`Grid.tensors`). ``penalties`` (a Python tuple of penalty names,
+    :meth:`Grid.penalties`) adds those penalties (:func:`penalty_gradient`), in its order;
+    the others are not computed at all.
     Returns the objective ``(M,)`` and ``dP (M, h, d+1)``.
     """
     M, h, d1 = P.shape
@@ -192,23 +195,51 @@ def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
     loss = (torch.clamp(margin, min=0) * weights).sum(1)
     g = torch.where(margin >= 0, -t * weights, 0.0)
     dP = torch.bmm(A.sign_(), g[:, :, None] * X1).mul_(s[:, None])
-    W = P[..., :-1]
-    col_l1 = W.abs().sum(1, keepdim=True)
-    dW = (2 * h) * lam["frob"][:, None, None] * W + 2 * lam["mix"][:, None, None] * col_l1 * torch.sign(W)
-    # where(): an unpenalised network's objective stays finite even when ||W||^2 overflows.
-    frob = torch.where(lam["frob"] > 0, lam["frob"] * h * (W**2).sum((1, 2)), 0.0)
-    mix = torch.where(lam["mix"] > 0, lam["mix"] * (col_l1**2).sum((1, 2)), 0.0)
-    objective = loss + frob + mix
-    for name in comparators:
-        value, gradient = (spectral_penalty(W, lam["spec"]) if name == "spec"
-                           else gradient_penalty(W, A, s, weights, lam["grad"]))
+    W, b = P[..., :-1], P[..., -1]
+    objective, dW = loss, None
+    for name in penalties:
+        value, gW, gb = penalty_gradient(PENALTIES[name], W, b, lam[name], A, s, weights)
         objective = objective + value
-        dW = dW + gradient
-    dP[..., :-1] += dW
+        # The first term as it is, not 0 + it: the sum of the notebook's two is what it was
+        # when they were written as one expression, bit for bit.
+        dW = gW if dW is None else dW + gW
+        if gb is not None:
+            dP[..., -1] += gb
+    if dW is not None:
+        dP[..., :-1] += dW
     return objective, dP
 
 
-def spectral_penalty(W, lam, p=SCHATTEN_P):
+def penalty_gradient(penalty, W, b, lam, active, s, weights):
+    """λ·value of ``penalty`` per network and its gradient in W and in b (None: 0), by its
+    hand-derived ``gradient`` where it has one, else by ``torch.func`` through its value
+    (the networks' values are independent: the gradient of their sum is each one's).
+    where(): an unpenalised network's objective stays finite even when its value overflows."""
+    if penalty.gradient is not None:
+        return (*penalty.gradient(W, lam, active, s, weights), None)
+
+    def total(W, b):
+        value = penalty.value(W, b, None)
+        return value.sum(), value
+
+    (gW, gb), (_, value) = torch.func.grad_and_value(total, argnums=(0, 1), has_aux=True)(W, b)
+    return torch.where(lam > 0, lam * value, 0.0), lam[:, None, None] * gW, lam[:, None] * gb
+
+
+def frobenius_penalty(W, lam, active, s, weights):
+    """λ·h·||W||_F² per network and its gradient 2λh·W."""
+    h = W.shape[1]
+    return torch.where(lam > 0, lam * h * (W**2).sum((1, 2)), 0.0), (2 * h) * lam[:, None, None] * W
+
+
+def mixed_penalty(W, lam, active, s, weights):
+    """λ·||W||_Mix² per network and its gradient 2λ·(Σ_j |W_ji|)·sign(W_ji) (a subgradient
+    at 0, as autograd's)."""
+    col_l1 = W.abs().sum(1, keepdim=True)
+    return torch.where(lam > 0, lam * (col_l1**2).sum((1, 2)), 0.0), 2 * lam[:, None, None] * col_l1 * torch.sign(W)
+
+
+def spectral_penalty(W, lam, active=None, s=None, weights=None, p=SCHATTEN_P):
     """λ·h·||W||_{S_p}² per network, the squared Schatten-p norm (:func:`normbound.model.
     schatten_norm`, p = :data:`normbound.SCHATTEN_P`), and its exact gradient.
 
@@ -248,7 +279,7 @@ def spectral_penalty(W, lam, p=SCHATTEN_P):
     return value, (2 * h) * (lam / trace ** (1 - 2 / p))[:, None, None] * torch.bmm(W, power)
 
 
-def gradient_penalty(W, mask, s, weights, lam):
+def gradient_penalty(W, lam, mask, s, weights):
     """λ·mean_n ||∇ₓf(x_n)||² over each network's training points and its exact gradient.
 
     ∇ₓf(x_n) = Wᵀa_n with a_n = D_n s (``mask (M, h, N)``: 1 where unit j is active at
@@ -265,16 +296,16 @@ def gradient_penalty(W, mask, s, weights, lam):
     return value, 2 * lam[:, None, None] * torch.bmm(a, wG.transpose(1, 2))
 
 
-def training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, step_size, bias2_sqrt, k, first_bad):
+def training_step(P, m, v, s, X1, X1t, t, weights, lam, penalties, step_size, bias2_sqrt, k, first_bad):
     """One step for all networks: gradient, Adam on the flat buffer, and divergence
     bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
-    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators)
+    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam, penalties)
     adam_update(P, dP, m, v, step_size, bias2_sqrt)
     first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
     return objective
 
 
-def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, first_bad):
+def training_steps(P, m, v, s, X1, X1t, t, weights, lam, penalties, schedule, first_bad):
     """``len(schedule)`` consecutive steps in one call, step i reading its Adam scalars from
     row i of ``schedule`` (rows of :func:`adam_schedule`): exactly the operations of that
     many :func:`training_step` calls, in the same order. Returns the last objective.
@@ -283,7 +314,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, 
     that replays K steps per launch; on the CPU it runs with K = 1 by default (see
     :func:`train_grid`)."""
     for i in range(schedule.shape[0]):
-        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, *schedule[i], first_bad)
+        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam, penalties, *schedule[i], first_bad)
     return objective
 
 
@@ -291,7 +322,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, 
 def compiled_training_steps():
     """:func:`training_steps` fused by ``torch.compile``. Made on first use, so importing
     this module compiles nothing. ``dynamic=False`` specialises on the number of networks,
-    the dtype, K and the ``comparators`` tuple; a workflow job has a few such shapes."""
+    the dtype, K and the ``penalties`` tuple; a workflow job has a few such shapes."""
     return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 
@@ -437,7 +468,7 @@ def train_grid(
     lam, weights = grid.tensors(tensors["is_validation"], dtype)
     m, v = torch.zeros_like(P), torch.zeros_like(P)
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
-    args = (P, m, v, s, X1, X1t, t, weights, lam, grid.comparators)
+    args = (P, m, v, s, X1, X1t, t, weights, lam, grid.penalties)
     fn = compiled_training_steps() if compile_step else training_steps
     if dev.type == "cuda":
         graphs = {}
@@ -514,7 +545,7 @@ class ReferenceNetwork(torch.nn.Module):
     def objective(self, X, t):
         W = self.layer.weight
         gradients = None
-        if "grad" in self.lam:
+        if any(PENALTIES[name].reads_gradients for name in self.lam):
             X = X.detach().requires_grad_()
             f = self(X)
             # The rows of X are independent, so the gradient of the sum is each point's.
@@ -522,7 +553,7 @@ class ReferenceNetwork(torch.nn.Module):
         else:
             f = self(X)
         lam = {name: torch.tensor(value, dtype=W.dtype) for name, value in self.lam.items()}
-        return torch.clamp(1 - f * t, min=0).mean() + penalty(W, lam, gradients)
+        return torch.clamp(1 - f * t, min=0).mean() + penalty(W, self.layer.bias, lam, gradients)
 
     def fit(self, X, t, steps, lr=0.01, lr_schedule="constant"):
         optimiser = torch.optim.Adam(self.parameters(), lr=lr)
@@ -541,6 +572,7 @@ def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, 
     """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
     X = torch.as_tensor(data["X_train"], dtype=dtype)
     t = torch.as_tensor(data["t_train"], dtype=dtype)
-    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale, {PENALTY[model]: lam} if model in PENALTY else None)
+    penalty = by_model().get(model)
+    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale, {penalty.key: lam} if penalty else None)
     net.to(dtype).fit(X, t, steps, lr, lr_schedule)
     return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()
