@@ -403,6 +403,20 @@ def test_a_penalty_without_a_hand_derived_gradient_is_differentiated_by_torch_fu
     assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("compile_step", [False, True], ids=["eager", "compiled"])
+def test_a_penalty_by_torch_func_equals_its_twin_over_100_steps_in_float64(monkeypatch, seed0, compile_step):
+    """The generic path, eager and compiled, follows the reference loop's autograd; a
+    smooth penalty (λ·(Σ W⁴ + ||b||²)), so that no sign flip at 0 separates the two."""
+    smooth = Penalty("quartic", label="NN+W4", name="quartic", tex=r"\sum W^4",
+                     value=lambda W, b, gradients: (W**4).sum((-2, -1)) + (b**2).sum(-1))
+    monkeypatch.setitem(PENALTIES, "quartic", smooth)
+    grid = Grid.study({"quartic": [0.1, 1.0]})
+    result = train_grid(grid, seed0, 0, 100, 100, 0.01, compile_step=compile_step, dtype=torch.float64)
+    worst = max_difference(grid, result, seed0, torch.float64, 100)
+    assert len(worst) == 3 and max(worst.values()) <= 1e-9, worst
+
+
 def test_a_new_penalty_leaves_the_notebook_networks_bit_for_bit(monkeypatch, seed0):
     """The invariant behind :func:`normbound.train.own_chunk`: a penalty added to the
     registry trains in chunks of its own, and the notebook's chunks run the same step."""

@@ -169,7 +169,8 @@ def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9
 
 
 def objective_and_gradient(P, s, X1, X1t, t, weights, lam, penalties):
-    """The batched objective and its hand-derived gradient (no autograd graph).
+    """The batched objective and its gradient, hand-derived (no autograd graph) but for a
+    penalty defined by its value alone (:func:`penalty_gradient`).
 
     ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
     is the inputs with a column of ones and ``X1t`` its transpose. Laid out this way the

@@ -5,7 +5,6 @@ import json
 import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES
-from normbound.penalties import PENALTIES
 from normbound import config as study_config
 from normbound import findings
 from normbound.summary import CONFIDENCE, MIN_SEEDS, ROBUST_MEASURES, TAIL_FRACTION, along
@@ -140,9 +139,6 @@ def context(tabs: dict, config: dict, cell: dict, info: dict, cost: list, theory
         sweep=sweep_view(tabs["sweep"], cell) if "sweep" in tabs else None,
         title=config["title"], dataset=config["dataset"]["name"], config=config, provenance=info, cost=cost,
         penalties=list(PENALTY.values()),
-        # Each penalised model's words (normbound.penalties): the templates type none.
-        penalty_words={p.model: dict(key=p.key, label=p.label, name=p.name, tex=p.tex, notebook=p.notebook)
-                       for p in PENALTIES.values()},
         notebook=comparison_view(tabs["comparison_notebook"]), chosen=comparison_view(tabs["comparison_chosen"]),
         paired={choice: part.to_dict("records") for choice, part in tabs["paired_differences"].groupby("lambda_choice", sort=False)},
         selection={row["model"]: row for row in tabs["lambda_selection"].to_dict("records")},

@@ -1,0 +1,79 @@
+"""A penalty added as a user adds one runs end to end: one definition appended to
+scripts/normbound/penalties.py (its value only: the trainer differentiates it by
+torch.func) and two config entries, in a copy of the repository. The study trains it,
+chooses its λ on validation data, measures it, checks its bound chain, certifies and
+attacks it, and the tables, figures and report show it.
+"""
+
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from helpers import REPO, SNAKEMAKE, TINY_CONFIG, Page, beside_the_small_study, shared_theory, write_config
+
+pytestmark = pytest.mark.slow
+
+# What the README's "Adding a penalty" shows, appended to the copy's penalties.py.
+DEFINITION = '''
+register(Penalty("l1", label="NN+L1", name="L1", tex=r"\\|W\\|_1",
+                 value=lambda W, b, gradients: W.abs().sum((-2, -1))))
+'''
+GRID = [0.0001, 0.001]
+MODELS = ["rf", "svc", "nn", "nn_frob", "nn_mix", "nn_l1"]
+
+
+def build_l1_study(root, studies):
+    repo = root / "repo"
+    for part in ("workflow", "scripts", "report"):
+        shutil.copytree(os.path.join(REPO, part), repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(os.path.join(REPO, "environment.yml"), repo / "environment.yml")
+    with open(repo / "scripts" / "normbound" / "penalties.py", "a") as handle:
+        handle.write(DEFINITION)
+    workdir = root / "study"
+    workdir.mkdir()
+    # Eager training: this checks what runs; the compiled path's numerics have tests of their own.
+    write_config(workdir, base=TINY_CONFIG, models=MODELS, compile=False,
+                 lambdas={**TINY_CONFIG["lambdas"], "l1": GRID})
+    shared_theory(workdir, studies)
+    command = [SNAKEMAKE, "--snakefile", str(repo / "workflow" / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "4"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, preexec_fn=beside_the_small_study)
+    assert result.returncode == 0, f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    return workdir / "results"
+
+
+BACKGROUND = {"l1_study": build_l1_study}
+
+
+@pytest.fixture(scope="module")
+def results(background):
+    return background.result("l1_study")
+
+
+def test_the_new_penalty_is_trained_selected_and_measured(results):
+    metrics = pd.read_csv(results / "metrics.csv")
+    mine = metrics[metrics["model"] == "nn_l1"]
+    assert sorted(mine[mine["phase"] == "after"]["lam"]) == GRID
+    assert set(mine["phase"]) == {"before", "after"}
+    assert mine[["grad", "grad_max", "mix_norm", "spectral_bound", "frob_bound"]].notna().all().all()
+    # The bound chain holds (a violation fails the training job): Grad ≤ max ≤ Mix ≤ √h‖W‖_F.
+    assert (mine["grad"] <= mine["grad_max"]).all() and (mine["mix_norm"] <= mine["frob_bound"] * (1 + 1e-6)).all()
+    selection = pd.read_csv(results / "selection.csv")
+    assert selection[selection["model"] == "nn_l1"]["selected"].sum() == 1
+
+
+def test_the_new_penalty_is_certified_and_attacked(results):
+    robustness = pd.read_csv(results / "robustness.csv")
+    assert "nn_l1" in set(robustness["model"])
+
+
+def test_the_tables_figures_and_report_show_it(results):
+    chosen = pd.read_csv(results / "tables" / "comparison_chosen.csv")
+    assert "nn_l1" in set(chosen["model"]) and "NN+L1" in set(chosen["label"])
+    page = Page(results / "report" / "report.html")
+    assert "nn_l1" in page.models("comparison-chosen")
+    assert any("NN+L1" in " ".join(map(str, row)) for row in page.tables["comparison-chosen"])
+    figures = os.listdir(results / "figures")
+    assert any(name.startswith("accuracy_vs_lambda") for name in figures)
