@@ -48,9 +48,10 @@ import pandas as pd
 import yaml
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io, layout
-from normbound.summary import (CERTIFICATES, COMPARATOR_PAIRS, NOTEBOOK_PAIRS, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
+from normbound.summary import (CERTIFICATES, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
                                robust_accuracy, summary_by, sweep_summary, trained, usable,
                                usable_points, seed_accuracy)
+from normbound.summary import COMPARATOR_PAIRS, NOTEBOOK_PAIRS
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.

@@ -8,7 +8,7 @@ import torch
 from benchmark import best_seconds, gemm_rate, matmul_flops, roofline, roofline_figures, step_products
 from torch.utils.flop_counter import FlopCounterMode
 
-from normbound.train import objective_and_gradient
+from normbound.objective import objective_and_gradient
 
 
 def test_a_product_counts_two_flops_per_multiply_add():

@@ -9,7 +9,8 @@ from helpers import seed_data
 
 from normbound.model import init_network, output_signs, spectral_norm
 from normbound.penalties import PENALTIES
-from normbound.train import CONVERGENCE_ATOL, CONVERGENCE_RTOL, CONVERGENCE_WINDOW, Grid, converged, train_grid
+from normbound.grid import Grid
+from normbound.train import CONVERGENCE_ATOL, CONVERGENCE_RTOL, CONVERGENCE_WINDOW, converged, train_grid
 
 STEPS = 10000
 # The default curve steps: 1, 2, 5, ..., 200, then every 250 (normbound.train.curve_steps).

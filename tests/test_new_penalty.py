@@ -5,15 +5,15 @@ chooses its λ on validation data, measures it, checks its bound chain, certifie
 attacks it, and the tables, figures and report show it.
 """
 
+import glob
 import os
+import re
 import shutil
-import subprocess
 
 import pandas as pd
 import pytest
-from helpers import REPO, SNAKEMAKE, TINY_CONFIG, Page, beside_the_small_study, shared_theory, write_config
+from helpers import REPO, TINY_CONFIG, Page, beside_the_small_study, run_workflow, shared_theory, write_config
 
-pytestmark = pytest.mark.slow
 
 # What the README's "Adding a penalty" shows, appended to the copy's penalties.py.
 DEFINITION = '''
@@ -22,6 +22,15 @@ register(Penalty("l1", label="NN+L1", name="L1", tex=r"\\|W\\|_1",
 '''
 GRID = [0.0001, 0.001]
 MODELS = ["rf", "svc", "nn", "nn_frob", "nn_mix", "nn_l1"]
+
+
+def test_no_code_or_template_names_a_penalised_model_but_penalties_py():
+    """The definition is the one place: everywhere else the models come from the registry
+    (penalties.py itself names them ``nn_<key>``)."""
+    files = [*glob.glob(os.path.join(REPO, "scripts", "**", "*.py"), recursive=True),
+             *glob.glob(os.path.join(REPO, "workflow", "**", "*.smk"), recursive=True),
+             *glob.glob(os.path.join(REPO, "report", "*.j2"))]
+    assert [os.path.relpath(f, REPO) for f in files if re.search(r"[\"']nn_[a-z0-9]+[\"']", open(f).read())] == []
 
 
 def build_l1_study(root, studies):
@@ -37,10 +46,7 @@ def build_l1_study(root, studies):
     write_config(workdir, base=TINY_CONFIG, models=MODELS, compile=False,
                  lambdas={**TINY_CONFIG["lambdas"], "l1": GRID})
     shared_theory(workdir, studies)
-    command = [SNAKEMAKE, "--snakefile", str(repo / "workflow" / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "4"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, preexec_fn=beside_the_small_study)
-    assert result.returncode == 0, f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    run_workflow(workdir, snakefile=repo / "workflow" / "Snakefile", timeout=1800, preexec_fn=beside_the_small_study)
     return workdir / "results"
 
 
@@ -52,6 +58,7 @@ def results(background):
     return background.result("l1_study")
 
 
+@pytest.mark.slow
 def test_the_new_penalty_is_trained_selected_and_measured(results):
     metrics = pd.read_csv(results / "metrics.csv")
     mine = metrics[metrics["model"] == "nn_l1"]
@@ -64,11 +71,13 @@ def test_the_new_penalty_is_trained_selected_and_measured(results):
     assert selection[selection["model"] == "nn_l1"]["selected"].sum() == 1
 
 
+@pytest.mark.slow
 def test_the_new_penalty_is_certified_and_attacked(results):
     robustness = pd.read_csv(results / "robustness.csv")
     assert "nn_l1" in set(robustness["model"])
 
 
+@pytest.mark.slow
 def test_the_tables_figures_and_report_show_it(results):
     chosen = pd.read_csv(results / "tables" / "comparison_chosen.csv")
     assert "nn_l1" in set(chosen["model"]) and "NN+L1" in set(chosen["label"])

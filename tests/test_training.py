@@ -9,12 +9,13 @@ import pytest
 import torch
 from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
-import normbound.train
 from normbound.model import (SCHATTEN_P, bound_violations, frobenius_norm, input_gradients, measure, output_signs,
                              schatten_norm, spectral_norm)
 from normbound.penalties import PENALTIES, Penalty, by_model
-from normbound.train import (NoCudaError, Grid, ReferenceNetwork, curve_steps, objective_and_gradient, pick_device,
-                             spectral_penalty, step_ranges, to_tensors, train_grid, train_reference)
+from normbound.grid import Grid
+from normbound.objective import objective_and_gradient, spectral_penalty
+from normbound.reference import ReferenceNetwork, train_reference
+from normbound.train import NoCudaError, curve_steps, pick_device, step_ranges, to_tensors, train_grid
 from train_baselines import train_baselines
 from train_networks import train_seed
 
@@ -418,7 +419,7 @@ def test_a_penalty_by_torch_func_equals_its_twin_over_100_steps_in_float64(monke
 
 
 def test_a_new_penalty_leaves_the_notebook_networks_bit_for_bit(monkeypatch, seed0):
-    """The invariant behind :func:`normbound.train.own_chunk`: a penalty added to the
+    """The invariant behind :func:`normbound.grid.own_chunk`: a penalty added to the
     registry trains in chunks of its own, and the notebook's chunks run the same step."""
     lambdas = {"frob": [0.005], "mix": [0.025]}
     before = train_grid(Grid.study(lambdas).chunks(32)[0], seed0, 0, 100, 30, 0.01)

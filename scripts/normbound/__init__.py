@@ -4,7 +4,11 @@
 - :mod:`normbound.layout`: where every file of a study goes, written once (no torch).
 - :mod:`normbound.data`:   the data protocol: load, split, label noise, normalise (numpy).
 - :mod:`normbound.model`:  the network, its norms and penalties, the measurements (torch).
-- :mod:`normbound.train`:  the batched trainer and the one-at-a-time reference loop (torch).
+- :mod:`normbound.penalties`: every penalty, one definition each (no torch).
+- :mod:`normbound.grid`:   the networks of one batched program and its chunks (torch).
+- :mod:`normbound.objective`: the batched objective and its gradient (torch).
+- :mod:`normbound.train`:  the batched trainer's engine (Adam, compile, CUDA graphs) (torch).
+- :mod:`normbound.reference`: the one-at-a-time reference loop it is tested against (torch).
 - :mod:`normbound.io`:     atomic writes and logging, shared by every script.
 
 This module holds the study's vocabulary: the model names, which penalty each network

@@ -1,6 +1,7 @@
 """The network, its norms and penalties, and every measurement, written once.
 
-The reference one-at-a-time loop and the batched trainer (:mod:`normbound.train`) share
+The reference one-at-a-time loop (:mod:`normbound.reference`) and the batched trainer
+(:mod:`normbound.objective`, :mod:`normbound.train`) share
 the forward pass, the norms and the penalties, so a test that compares the two compares
 training, not two copies of the formulas.
 

@@ -10,7 +10,7 @@ Adding a penalty is one :func:`register` call at the end of this file, e.g. λ·
 and ``nn_l1`` in the config's ``models`` (its grid in ``lambdas.l1``, else ``lambdas`` above).
 Without a hand-derived ``gradient`` the batched trainer differentiates ``value`` with
 ``torch.func``; a penalty that is not one of the notebook's trains in chunks of its own
-(:meth:`normbound.train.Grid.chunks`), so the notebook's networks stay bit for bit.
+(:meth:`normbound.grid.Grid.chunks`), so the notebook's networks stay bit for bit.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # The spectral comparator penalises the Schatten norm of this order instead of ||W||_2
-# itself (normbound.model.schatten_norm; normbound.train.spectral_penalty says why). A power
+# itself (normbound.model.schatten_norm; normbound.objective.spectral_penalty says why). A power
 # of 2 of at least 4, so that the trainer's gradient is a short chain of matrix squarings.
 SCHATTEN_P = 8
 
@@ -33,7 +33,7 @@ class Penalty:
     network's training points, is given only where ``reads_gradients`` (else None).
     ``gradient``: the batched trainer's hand-derived λ·value and its gradient,
     ``(W, lam, active, s, weights) -> (value (M,), dW (M, h, d))`` (the arguments of
-    :func:`normbound.train.objective_and_gradient`); None: ``torch.func`` differentiates
+    `normbound.objective.objective_and_gradient`); None: ``torch.func`` differentiates
     ``value`` in W and b (which then must not read the data). ``notebook_lambda``: the
     notebook's λ for one of the notebook's penalties, None for any other."""
 
@@ -83,11 +83,11 @@ def _model(name):
     return call
 
 
-def _trainer(name):
-    """normbound.train's function ``name``, imported at the call."""
+def _objective(name):
+    """normbound.objective's function ``name``, imported at the call."""
     def call(*args):
-        from . import train
-        return getattr(train, name)(*args)
+        from . import objective
+        return getattr(objective, name)(*args)
     return call
 
 
@@ -98,19 +98,19 @@ def _trainer(name):
 # the batched trainer has their gradients by hand.
 register(Penalty("frob", label="NN+Frob", name="Frobenius", tex=r"h\,\|W\|_F^2",
                  value=lambda W, b, gradients: W.shape[-2] * _model("frobenius_norm")(W) ** 2,
-                 gradient=_trainer("frobenius_penalty"), lambdas=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05),
+                 gradient=_objective("frobenius_penalty"), lambdas=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05),
                  colour="#1f77b4", shades="Blues", marker="s", notebook_lambda=0.005))
 register(Penalty("mix", label="NN+Mix", name="mixed-norm", tex=r"\|W\|_\mathrm{Mix}^2",
                  value=lambda W, b, gradients: _model("mixed_norm")(W) ** 2,
-                 gradient=_trainer("mixed_penalty"), lambdas=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+                 gradient=_objective("mixed_penalty"), lambdas=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
                  colour="#d95f02", shades="Oranges", marker="^", notebook_lambda=0.025))
 register(Penalty("spec", label="NN+Spec", name="spectral-norm", tex=rf"h\,\|W\|_{{S_{SCHATTEN_P}}}^2",
                  value=lambda W, b, gradients: W.shape[-2] * _model("schatten_norm")(W) ** 2,
-                 gradient=_trainer("spectral_penalty"), lambdas=(0.001, 0.003, 0.01, 0.03, 0.1),
+                 gradient=_objective("spectral_penalty"), lambdas=(0.001, 0.003, 0.01, 0.03, 0.1),
                  colour="#1b9e77", shades="Greens", marker="D"))
 register(Penalty("grad", label="NN+Grad", name="input-gradient", tex=r"\mathrm{mean}_n\,\|\nabla_x f(x_n)\|^2",
                  value=lambda W, b, gradients: (gradients**2).sum(-1).mean(0),
-                 gradient=_trainer("gradient_penalty"), lambdas=(0.01, 0.03, 0.1, 0.3, 1.0),
+                 gradient=_objective("gradient_penalty"), lambdas=(0.01, 0.03, 0.1, 0.3, 1.0),
                  colour="#e7298a", shades="RdPu", marker="v", reads_gradients=True))
 
 # The notebook's penalty that every other is compared with: the tighter of its two bounds.
