@@ -9,19 +9,24 @@ import glob
 import os
 import re
 import shutil
+import textwrap
 
 import pandas as pd
 import pytest
 from helpers import REPO, TINY_CONFIG, Page, beside_the_small_study, run_workflow, shared_theory, write_config
 
 
-# What the README's "Adding a penalty" shows, appended to the copy's penalties.py.
-DEFINITION = '''
-register(Penalty("l1", label="NN+L1", name="L1", tex=r"\\|W\\|_1",
-                 value=lambda W, b, gradients: W.abs().sum((-2, -1))))
-'''
+# The README's grid for it (`lambdas.l1`).
 GRID = [0.0001, 0.001]
 MODELS = ["rf", "svc", "nn", "nn_frob", "nn_mix", "nn_l1"]
+
+
+def readme_definition() -> str:
+    """The definition the README's "Adding a penalty" shows: the study runs exactly that."""
+    with open(os.path.join(REPO, "README.md")) as handle:
+        readme = handle.read()
+    assert "`l1: [0.0001, 0.001]` to `lambdas`" in readme
+    return textwrap.dedent(re.search(r"^ +register\(Penalty\(.*?\)\)\)$", readme, re.M | re.S).group(0))
 
 
 def test_no_code_or_template_names_a_penalised_model_but_penalties_py():
@@ -39,7 +44,7 @@ def build_l1_study(root, studies):
         shutil.copytree(os.path.join(REPO, part), repo / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(os.path.join(REPO, "environment.yml"), repo / "environment.yml")
     with open(repo / "scripts" / "normbound" / "penalties.py", "a") as handle:
-        handle.write(DEFINITION)
+        handle.write("\n" + readme_definition() + "\n")
     workdir = root / "study"
     workdir.mkdir()
     # Eager training: this checks what runs; the compiled path's numerics have tests of their own.

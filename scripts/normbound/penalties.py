@@ -7,7 +7,7 @@ Adding a penalty is one :func:`register` call at the end of this file, e.g. λ·
     register(Penalty("l1", label="NN+L1", name="L1", tex=r"\\|W\\|_1",
                      value=lambda W, b, gradients: W.abs().sum((-2, -1)), lambdas=(1e-4, 1e-3)))
 
-and ``nn_l1`` in the config's ``models`` (its grid in ``lambdas.l1``, else ``lambdas`` above).
+and ``nn_l1`` in the config's ``models``, its grid in ``lambdas.l1`` (without one: the definition's ``lambdas``).
 Without a hand-derived ``gradient`` the batched trainer differentiates ``value`` with
 ``torch.func``; a penalty that is not one of the notebook's trains in chunks of its own
 (:meth:`normbound.grid.Grid.chunks`), so the notebook's networks stay bit for bit.
