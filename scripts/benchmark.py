@@ -27,7 +27,7 @@ float32 GEMM rate (a square product of ``--gemm-size``, 2048 by default, best of
 reps), and the two matrix products of one training step at the chunk's shapes (for M
 networks of h hidden units, d inputs and N training points: the forward ``A = P X1ᵀ``,
 (M·h, d+1) × (d+1, N), and the backward ``mask(A) @ (g·X1)``, M products (h, N) × (N, d+1);
-:func:`normbound.train.objective_and_gradient`), timed the same way. Their sum, times the
+:func:`normbound.objective.objective_and_gradient`), timed the same way. Their sum, times the
 steps, per network, is the step's GEMM floor: no trainer that does those two products can
 be faster. The trainer's seconds per network are reported against it (``ratio_to_floor``)
 and against the GEMM rate (``fraction_of_peak``: the two products' FLOPs over the
@@ -49,8 +49,11 @@ import time
 import torch
 
 from normbound import NETWORKS, PENALTY, config as study_config, io
+from normbound.penalties import notebook
 from normbound.data import load_dataset, split_data
-from normbound.train import COMPARATORS, CUDA_UNROLL, Grid, pick_device, train_grid, train_reference
+from normbound.grid import Grid
+from normbound.reference import train_reference
+from normbound.train import CUDA_UNROLL, pick_device, train_grid
 
 
 def matmul_flops(m: int, n: int, k: int, batch: int = 1) -> int:
@@ -86,7 +89,7 @@ def gemm_rate(size: int = 2048, reps: int = 5, dtype=torch.float32) -> dict:
 
 def step_products(networks: int, hidden: int, inputs: int, points: int, dtype=torch.float32) -> dict:
     """The two matrix products of one training step of ``networks`` networks, as
-    :func:`normbound.train.objective_and_gradient` does them (``inputs`` d, so the flat
+    :func:`normbound.objective.objective_and_gradient` does them (``inputs`` d, so the flat
     buffer P has d + 1 columns, [W | b]; ``points`` N training points), on operands of their
     shapes: name -> (a function that computes the product into a preallocated output, its
     FLOPs, its shape as m × k × n per product and the number of products)."""
@@ -142,7 +145,7 @@ def scaled_grid(grid: Grid, size: int) -> Grid:
 
 def notebook_grid(config: dict) -> Grid:
     """One seed's networks of the notebook's kinds (see the module's docstring)."""
-    return Grid.study({name: lams for name, lams in config["lambdas"].items() if name not in COMPARATORS})
+    return Grid.study({name: lams for name, lams in config["lambdas"].items() if name in notebook()})
 
 
 def benchmark(config: dict, device: str, reference_networks: int, sizes: list[int], gemm_size: int = 2048) -> dict:

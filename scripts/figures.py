@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, layout, plots
+from normbound.penalties import PENALTIES
 from normbound.plots import WIDTH, plain_log
 from normbound.summary import (PAIRS, ROBUST_MEASURES, along, comparison_rows, in_cell, paired_difference, robust_accuracy,
                                seed_accuracy, summary_by, sweep_summary, trained, usable, usable_points)
 
-COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", "nn_frob": "#1f77b4", "nn_mix": "#d95f02",
-           "nn_spec": "#1b9e77", "nn_grad": "#e7298a"}
+COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", **{p.model: p.colour for p in PENALTIES.values()}}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", **plots.NORMS}
 QUANTITY_STYLE = {"grad": dict(color="C0", marker="o", ls="-"), "mix_norm": dict(color="C1", marker="s", ls="--"),
                   "spectral_bound": dict(color="C3", marker="D", ls="-."), "frob_bound": dict(color="C2", marker="^", ls=":")}
@@ -48,8 +48,6 @@ ROBUST_STYLE = {
     "certified_kernel": dict(label="certified, RBF kernel", color="C5", ls="-", lw=1.8),
     "empirical": dict(label="not broken by the attack", color="k", ls="-", lw=1.8),
 }
-PENALTY_TERMS = {"frob": r"$h\,\|W\|_F^2$", "mix": r"$\|W\|_\mathrm{Mix}^2$", "spec": r"$h\,\|W\|_2^2$",
-                 "grad": r"$\mathrm{mean}_n\,\|\nabla_x f(x_n)\|^2$"}
 
 
 @dataclass
@@ -122,7 +120,7 @@ def accuracy_vs_lambda(study: Study):
             ax.errorbar(s.index, s[("mean", "train_acc")], s[("std", "train_acc")], color=COLOURS[model], marker="o",
                         ms=4, mfc="white", ls="--", capsize=2.5, label=f"{LABELS[model]} train")
         mark_notebook_lambda(ax, study, penalty)
-        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: penalty λ·{PENALTY_TERMS[penalty]}")
+        ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: penalty λ·${PENALTIES[penalty].tex}$")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
@@ -211,8 +209,8 @@ def before_after(study: Study):
         if column != "test_acc":
             plain_log(ax)
         ax.grid(axis="x", visible=False)
-    fig.supxlabel(f"grey open: before training; colour: after (NN+Frob at λ={lams['nn_frob']:g}, "
-                  f"NN+Mix at λ={lams['nn_mix']:g}); mean ± sd over seeds", fontsize=8)
+    at = ", ".join(f"{LABELS[m]} at λ={lams[m]:g}" for m in models if m in lams)
+    fig.supxlabel(f"grey open: before training; colour: after ({at}); mean ± sd over seeds", fontsize=8)
     return fig
 
 

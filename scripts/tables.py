@@ -51,6 +51,7 @@ from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io, l
 from normbound.summary import (CERTIFICATES, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
                                robust_accuracy, summary_by, sweep_summary, trained, usable,
                                usable_points, seed_accuracy)
+from normbound.summary import COMPARATOR_PAIRS, NOTEBOOK_PAIRS
 
 # The comparison's columns: the notebook's, with the notebook's Grad variant beside the
 # true gradient and the spectral bound beside the mixed norm.
@@ -404,8 +405,7 @@ FINDINGS_COLUMNS = ["question", "claim", "model", "other", "quantity", "epsilon"
                     "verdict_key", "verdict"]
 # The findings' questions (the report gives each its heading): the pairs of question 1-3
 # come from the paired differences at the chosen λ.
-QUESTION_PAIRS = {1: [(m, "nn") for m in PENALTY], 2: [("nn_frob", "nn_mix")],
-                  3: [("nn_spec", "nn_mix"), ("nn_grad", "nn_mix")]}
+QUESTION_PAIRS = {1: [(m, "nn") for m in PENALTY], 2: list(NOTEBOOK_PAIRS), 3: list(COMPARATOR_PAIRS)}
 
 
 # A paired comparison's numbers that a finding carries as they are.

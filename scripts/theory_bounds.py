@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from normbound import io, plots
+from normbound.penalties import PENALTIES
 from normbound.model import (BOUND_RTOL, bound_violations, frobenius_bound, input_gradients, mixed_norm,
                              output_signs, spectral_bound)
 
@@ -251,9 +252,8 @@ def summarise(random, trained):
 COLOURS = dict(zip(FAMILIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")))
 MIX, FROB_BOUND = plots.NORMS["mix_norm"], plots.NORMS["frob_bound"]
 # The trained networks in panel (b): colour map (darker: larger λ), marker and legend entry.
-TRAINED_STYLE = dict(nn=("black", "o", "no penalty"), nn_frob=("Blues", "s", "Frobenius penalty"),
-                     nn_mix=("Oranges", "^", "mixed-norm penalty"), nn_spec=("Greens", "D", "spectral-norm penalty"),
-                     nn_grad=("RdPu", "v", "input-gradient penalty"))
+TRAINED_STYLE = dict(nn=("black", "o", "no penalty"),
+                     **{p.model: (p.shades, p.marker, f"{p.name} penalty") for p in PENALTIES.values()})
 SHADES = (0.35, 1.0)  # the colour maps' range, from a grid's smallest λ to its largest
 
 

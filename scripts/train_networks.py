@@ -7,7 +7,7 @@ the fit part (training minus the hold-out validation part): every λ grid again,
 per fold (training minus that fold), and λ is chosen by the validation accuracy averaged
 over the k folds; the hold-out choice is kept beside it, so the report can show what the
 method changes. The comparators train in chunks of their own, after the others
-(:data:`normbound.train.COMPARATORS`). Ties in validation accuracy go to the lower
+(:func:`normbound.grid.own_chunk`). Ties in validation accuracy go to the lower
 validation hinge loss, then to the larger λ (the simpler network).
 
 Writes ``networks.csv`` (one row per network and phase before/after, every measurement a
@@ -37,7 +37,8 @@ import torch
 
 from normbound import PENALTY, config, io
 from normbound.data import validation_parts
-from normbound.train import Grid, NoCudaError, pick_device, train_grid
+from normbound.grid import Grid
+from normbound.train import NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
 MEASURES = ("train_acc", "train_acc_clean", "test_acc", "train_loss", "test_loss", "grad", "grad_notebook", "grad_max",

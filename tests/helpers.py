@@ -120,18 +120,19 @@ def full_config(folder) -> dict:
         return check(yaml.safe_load(handle), SCHEMA)
 
 
-def workflow_command(workdir, *args, cores=4) -> list:
-    """The command that runs the repository's workflow in ``workdir`` (its config.yaml)."""
-    return [SNAKEMAKE, "--snakefile", SNAKEFILE, "--directory", str(workdir),
+def workflow_command(workdir, *args, cores=4, snakefile=SNAKEFILE) -> list:
+    """The command that runs the repository's workflow (or ``snakefile``'s) in ``workdir`` (its config.yaml)."""
+    return [SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir),
             "--configfile", os.path.join(str(workdir), "config.yaml"), "--cores", str(cores), *args]
 
 
-def run_workflow(workdir, *args, check=True, timeout=1800, **kwargs) -> subprocess.CompletedProcess:
+def run_workflow(workdir, *args, check=True, timeout=1800, snakefile=SNAKEFILE,
+                 **kwargs) -> subprocess.CompletedProcess:
     """Run the workflow in ``workdir``; with ``check``, a failure fails the test with its log.
     ``timeout`` guards against a hang only: the session's studies build side by side on two
     cores, and one of them took over 900 s on a machine loaded by other work."""
-    result = subprocess.run(workflow_command(workdir, *args), capture_output=True, text=True, timeout=timeout,
-                            **kwargs)
+    result = subprocess.run(workflow_command(workdir, *args, snakefile=snakefile), capture_output=True, text=True,
+                            timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
@@ -437,14 +438,14 @@ def seed_data(seed=0, **settings) -> dict:
 def reference_grid():
     """Every kind of network of the notebook, three λ each, on both training subsets (the
     comparators have twin tests of their own)."""
-    from normbound.train import Grid
+    from normbound.grid import Grid
 
     return Grid.study({"frob": [0.0005, 0.005, 0.05], "mix": [0.0025, 0.025, 0.25]})
 
 
 def comparator_grid():
     """The comparators' networks, three λ each, and nn, on both training subsets."""
-    from normbound.train import Grid
+    from normbound.grid import Grid
 
     return Grid.study({"spec": [0.005, 0.05, 0.5], "grad": [0.01, 0.1, 1.0]})
 
@@ -452,7 +453,7 @@ def comparator_grid():
 def max_difference(grid, result, data, dtype, steps, seed=0, hidden=100, lr=0.01, lr_schedule="constant") -> dict:
     """Per network of ``grid`` trained on the whole training set: the largest |ΔW| or |Δb|
     between ``result`` (the batched trainer's) and the reference loop's network."""
-    from normbound.train import train_reference
+    from normbound.reference import train_reference
 
     worst = {}
     for i, (model, lam, subset) in enumerate(zip(grid.models, grid.lams, grid.subsets)):

@@ -26,7 +26,8 @@ from test_robustness import RESTARTS, STEPS
 
 from normbound.model import output_signs
 from normbound.robust import Networks, attack, cross, misclassified, starts
-from normbound.train import Grid, train_grid
+from normbound.grid import Grid
+from normbound.train import train_grid
 
 # One network per model at λ values the study chooses on validation data (NN+Grad: both
 # λ it chooses most), trained 3000 steps: as hard for the attack as 10 000 steps were.

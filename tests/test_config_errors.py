@@ -105,8 +105,8 @@ CASES = {
     "unknown_device": (dict(device="gpu"), ["'device'", "'gpu' is not one of"]),
     "notebook_lambda_not_in_grid": (dict(notebook_lambdas={"frob": 0.003, "mix": 0.025}),
                                     ["notebook_lambdas.frob", "not in lambdas.frob"]),
-    "lambda_grid_missing_for_a_model": (dict(lambdas={k: v for k, v in LAMBDAS.items() if k != "spec"}),
-                                        ["config key 'lambdas.spec' is missing", "nn_spec"]),
+    "notebook_lambda_of_a_comparator": (dict(notebook_lambdas={"frob": 0.005, "spec": 0.1}),
+                                        ["unknown config key 'notebook_lambdas.spec'", "known keys of notebook_lambdas"]),
     # the config file itself (the workflow's wording is Snakemake's, see WORKFLOW_WORDING)
     "yaml_syntax_error": ("seeds: [0, 1\nsteps: 10\n", ["config.yaml", "cannot read the config file"]),
     "yaml_not_a_mapping": ("- 0\n- 1\n", ["config.yaml", "expected a mapping of config keys"]),
@@ -276,6 +276,15 @@ def test_workflow_refuses_within_seconds_before_any_job(refusals, name):
         # The scripts' message, without the file name they put first.
         message = script_message(prepare_data, folder).removeprefix("config.yaml: ")
         assert f"Invalid config: {message}" in output, f"{name}: not the scripts' message {message!r}:\n{output}"
+
+
+def test_a_missing_grid_or_notebook_lambda_is_the_penalty_default():
+    from normbound.config import check
+    from normbound.penalties import PENALTIES
+
+    config = check({**SMALL_CONFIG, "lambdas": {"frob": [0.005]}, "models": ["nn", "nn_frob", "nn_spec"]}, SCHEMA)
+    assert config["lambdas"] == {"frob": [0.005], "spec": list(PENALTIES["spec"].lambdas)}
+    assert config["notebook_lambdas"] == {"frob": 0.005, "mix": 0.025}
 
 
 def test_good_small_config_is_accepted(tmp_path):

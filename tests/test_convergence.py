@@ -7,8 +7,10 @@ import pytest
 import torch
 from helpers import seed_data
 
-from normbound.model import PENALTY_TERMS, init_network, output_signs, spectral_norm
-from normbound.train import CONVERGENCE_ATOL, CONVERGENCE_RTOL, CONVERGENCE_WINDOW, Grid, converged, train_grid
+from normbound.model import init_network, output_signs, spectral_norm
+from normbound.penalties import PENALTIES
+from normbound.grid import Grid
+from normbound.train import CONVERGENCE_ATOL, CONVERGENCE_RTOL, CONVERGENCE_WINDOW, converged, train_grid
 
 STEPS = 10000
 # The default curve steps: 1, 2, 5, ..., 200, then every 250 (normbound.train.curve_steps).
@@ -115,7 +117,7 @@ def test_the_old_spectral_penalty_is_flagged_and_the_schatten_penalty_settles(se
     step, objective = adam_curve(old, seed0, 500)
     assert max(objective[-4:]) > 2 * min(objective)
     assert not converged(step, objective, 500)
-    step, objective = adam_curve(lambda W, lam: PENALTY_TERMS["spec"](W, lam, None), seed0, 500)
+    step, objective = adam_curve(lambda W, lam: lam * PENALTIES["spec"].value(W, None, None), seed0, 500)
     assert converged(step, objective, 500)
 
 

@@ -23,7 +23,8 @@ import train_baselines
 from normbound import LABELS, NETWORKS
 from normbound.model import frobenius_bound, mixed_norm, output_signs, spectral_bound
 from normbound.robust import Networks, RBFMachine, attack, global_radius, local_radius, violations
-from normbound.train import Grid, train_grid
+from normbound.grid import Grid
+from normbound.train import train_grid
 
 GLOBAL = {"radius_mix": mixed_norm, "radius_spectral": spectral_bound, "radius_frob": frobenius_bound}
 with open(SCHEMA) as _handle:

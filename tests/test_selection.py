@@ -69,7 +69,8 @@ def test_k_fold_networks_leave_out_their_own_part():
     trained alone on the rest does) and is validated on that part alone."""
     from normbound.data import validation_parts
     from normbound.model import accuracy, forward, output_signs
-    from normbound.train import Grid, train_grid
+    from normbound.grid import Grid
+    from normbound.train import train_grid
 
     import torch
 

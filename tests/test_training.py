@@ -9,11 +9,13 @@ import pytest
 import torch
 from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
-import normbound.train
 from normbound.model import (SCHATTEN_P, bound_violations, frobenius_norm, input_gradients, measure, output_signs,
                              schatten_norm, spectral_norm)
-from normbound.train import (NoCudaError, Grid, ReferenceNetwork, curve_steps, objective_and_gradient, pick_device,
-                             spectral_penalty, step_ranges, to_tensors, train_grid, train_reference)
+from normbound.penalties import PENALTIES, Penalty, by_model
+from normbound.grid import Grid
+from normbound.objective import objective_and_gradient, spectral_penalty
+from normbound.reference import ReferenceNetwork, train_reference
+from normbound.train import NoCudaError, curve_steps, pick_device, step_ranges, to_tensors, train_grid
 from train_baselines import train_baselines
 from train_networks import train_seed
 
@@ -280,13 +282,13 @@ def batched_gradient(grid, P, X, t, is_validation):
     X1 = torch.cat([X, torch.ones_like(X[:, :1])], 1)
     lam, weights = grid.tensors(is_validation, torch.float64)
     s = output_signs(P.shape[1], torch.float64)
-    return objective_and_gradient(P.clone(), s, X1, X1.T.contiguous(), t, weights, lam, grid.comparators)
+    return objective_and_gradient(P.clone(), s, X1, X1.T.contiguous(), t, weights, lam, grid.penalties)
 
 
 def autograd_gradient(model, lam, P, X, t):
     """The reference loop's objective of one network on its own points and its gradient by
     autograd (double back-propagation for nn_grad, the singular values for nn_spec), as ``dP``."""
-    net = ReferenceNetwork(0, X.shape[1], P.shape[0], lam={normbound.PENALTY[model]: lam}).double()
+    net = ReferenceNetwork(0, X.shape[1], P.shape[0], lam={by_model()[model].key: lam}).double()
     with torch.no_grad():
         net.layer.weight.copy_(P[:, :-1])
         net.layer.bias.copy_(P[:, -1])
@@ -334,7 +336,7 @@ def test_spectral_penalty_value_and_gradient_against_autograd_in_float64(p, h, d
     W[2] = 0.3 * torch.linalg.qr(W[2])[0] if h >= d else 0.3 * torch.linalg.qr(W[2].T)[0].T
     lam = torch.tensor([0.0, 0.1, 2.0], dtype=torch.float64)
     W.requires_grad_()
-    value, gradient = spectral_penalty(W, lam, p)
+    value, gradient = spectral_penalty(W, lam, p=p)
     value.sum().backward()
     torch.testing.assert_close(gradient, W.grad, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(value, lam * h * schatten_norm(W.detach(), p) ** 2, rtol=1e-12, atol=0)
@@ -387,7 +389,46 @@ def test_comparators_train_in_chunks_of_their_own_after_the_others():
     assert grid.subsets == ["train"] * 4 + ["fit"] * 3 + ["train", "fit"] + ["train"] * 2 + ["fit"] * 2
     chunks = grid.chunks(4)
     assert [len(c) for c in chunks] == [4, 3, 2, 4]
-    assert [c.comparators for c in chunks] == [(), (), ("spec",), ("grad",)]
+    notebook = ("frob", "mix")
+    assert [c.penalties for c in chunks] == [notebook, notebook, (*notebook, "spec"), (*notebook, "grad")]
+
+
+# A penalty defined by its value alone, as a user adds one: λ·(||W||_1 + ||b||²) (the bias
+# term checks the generic path's gradient in b).
+L1 = Penalty("l1", label="NN+L1", name="L1", tex=r"\|W\|_1", value=lambda W, b, gradients: W.abs().sum((-2, -1)) + (b**2).sum(-1))
+
+
+def test_a_penalty_without_a_hand_derived_gradient_is_differentiated_by_torch_func(monkeypatch):
+    monkeypatch.setitem(PENALTIES, "l1", L1)
+    grid, P, X, t, is_validation = random_problem(["nn_l1"] * 4, [0.01, 0.1, 1.0, 5.0])
+    assert_equals_autograd(grid, P, X, t, is_validation, *batched_gradient(grid, P, X, t, is_validation))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compile_step", [False, True], ids=["eager", "compiled"])
+def test_a_penalty_by_torch_func_equals_its_twin_over_100_steps_in_float64(monkeypatch, seed0, compile_step):
+    """The generic path, eager and compiled, follows the reference loop's autograd; a
+    smooth penalty (λ·(Σ W⁴ + ||b||²)), so that no sign flip at 0 separates the two."""
+    smooth = Penalty("quartic", label="NN+W4", name="quartic", tex=r"\sum W^4",
+                     value=lambda W, b, gradients: (W**4).sum((-2, -1)) + (b**2).sum(-1))
+    monkeypatch.setitem(PENALTIES, "quartic", smooth)
+    grid = Grid.study({"quartic": [0.1, 1.0]})
+    result = train_grid(grid, seed0, 0, 100, 100, 0.01, compile_step=compile_step, dtype=torch.float64)
+    worst = max_difference(grid, result, seed0, torch.float64, 100)
+    assert len(worst) == 3 and max(worst.values()) <= 1e-9, worst
+
+
+def test_a_new_penalty_leaves_the_notebook_networks_bit_for_bit(monkeypatch, seed0):
+    """The invariant behind :func:`normbound.grid.own_chunk`: a penalty added to the
+    registry trains in chunks of its own, and the notebook's chunks run the same step."""
+    lambdas = {"frob": [0.005], "mix": [0.025]}
+    before = train_grid(Grid.study(lambdas).chunks(32)[0], seed0, 0, 100, 30, 0.01)
+    monkeypatch.setitem(PENALTIES, "l1", L1)
+    chunks = Grid.study({**lambdas, "l1": [0.001]}).chunks(32)
+    assert [(c.models, c.penalties) for c in chunks] == [
+        (["nn", "nn_frob", "nn_mix", "nn_frob", "nn_mix"], ("frob", "mix")), (["nn_l1"] * 2, ("frob", "mix", "l1"))]
+    after = train_grid(chunks[0], seed0, 0, 100, 30, 0.01)
+    assert torch.equal(before.W, after.W) and torch.equal(before.b, after.b)
 
 
 def test_k_fold_parts_train_in_chunks_of_their_own():
@@ -398,6 +439,7 @@ def test_k_fold_parts_train_in_chunks_of_their_own():
     assert grid.subsets == ["train"] * 3 + ["fit"] * 2 + [f"fold{i}" for i in (1, 1, 2, 2, 3, 3)] + \
         ["train", "fit", "fold1", "fold2", "fold3"]
     chunks = grid.chunks(32)
-    assert [(c.subsets, c.held_out, c.comparators) for c in chunks] == [
-        (["train"] * 3 + ["fit"] * 2, 0, ()), (["fold1"] * 2, 1, ()), (["fold2"] * 2, 2, ()), (["fold3"] * 2, 3, ()),
-        (["train", "fit"], 0, ("grad",)), (["fold1"], 1, ("grad",)), (["fold2"], 2, ("grad",)), (["fold3"], 3, ("grad",))]
+    nb, grad = ("frob", "mix"), ("frob", "mix", "grad")
+    assert [(c.subsets, c.held_out, c.penalties) for c in chunks] == [
+        (["train"] * 3 + ["fit"] * 2, 0, nb), (["fold1"] * 2, 1, nb), (["fold2"] * 2, 2, nb), (["fold3"] * 2, 3, nb),
+        (["train", "fit"], 0, grad), (["fold1"], 1, grad), (["fold2"], 2, grad), (["fold3"], 3, grad)]

@@ -4,28 +4,29 @@
 - :mod:`normbound.layout`: where every file of a study goes, written once (no torch).
 - :mod:`normbound.data`:   the data protocol: load, split, label noise, normalise (numpy).
 - :mod:`normbound.model`:  the network, its norms and penalties, the measurements (torch).
-- :mod:`normbound.train`:  the batched trainer and the one-at-a-time reference loop (torch).
+- :mod:`normbound.penalties`: every penalty, one definition each (no torch).
+- :mod:`normbound.grid`:   the networks of one batched program and its chunks (torch).
+- :mod:`normbound.objective`: the batched objective and its gradient (torch).
+- :mod:`normbound.train`:  the batched trainer's engine (Adam, compile, CUDA graphs) (torch).
+- :mod:`normbound.reference`: the one-at-a-time reference loop it is tested against (torch).
 - :mod:`normbound.io`:     atomic writes and logging, shared by every script.
 
 This module holds the study's vocabulary: the model names, which penalty each network
-model carries and the sweep axes, written once for every script, table and template.
+model carries and the sweep axes, written once for every script, table and template; the
+penalties themselves are :mod:`normbound.penalties`' (no torch).
 """
 
-# Every model, in the order tables and figures list them.
-MODELS = ("rf", "svc", "nn", "nn_frob", "nn_mix", "nn_spec", "nn_grad")
+from .penalties import PENALTIES, SCHATTEN_P, by_model
+
+# Every model, in the order tables and figures list them: the baselines, the unpenalised
+# network, then one network model per penalty.
 BASELINES = ("rf", "svc")
-NETWORKS = ("nn", "nn_frob", "nn_mix", "nn_spec", "nn_grad")
-# A penalised network model -> the name of its penalty (the config's ``lambdas`` keys):
-# the notebook's two bounds, then the two comparators the notebook did not have, the
-# tightest norm of the bound chain (spec) and the input gradient itself (grad).
-PENALTY = {"nn_frob": "frob", "nn_mix": "mix", "nn_spec": "spec", "nn_grad": "grad"}
-# The spectral comparator penalises the Schatten norm of this order instead of ||W||_2
-# itself (normbound.model.schatten_norm; normbound.train.spectral_penalty says why). A power
-# of 2 of at least 4, so that the trainer's gradient is a short chain of matrix squarings.
-SCHATTEN_P = 8
+NETWORKS = ("nn", *(p.model for p in PENALTIES.values()))
+MODELS = (*BASELINES, *NETWORKS)
+# A penalised network model -> the name of its penalty (the config's ``lambdas`` keys).
+PENALTY = {p.model: p.key for p in PENALTIES.values()}
 # The config keys that take one value or a list: each list is a sweep axis, and every
 # combination of their values is a study cell (normbound.config.cells), in this order.
 SWEEP_AXES = ("label_noise", "hidden", "steps")
-# Names a reader sees, as the notebook prints them (the comparators' in the same style).
-LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix", "nn_spec": "NN+Spec",
-          "nn_grad": "NN+Grad"}
+# Names a reader sees, as the notebook prints them (the other penalties' in the same style).
+LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", **{model: p.label for model, p in by_model().items()}}

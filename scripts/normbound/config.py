@@ -14,11 +14,9 @@ import itertools
 import math
 import os
 
-from . import PENALTY, SWEEP_AXES
+from . import MODELS, SWEEP_AXES
 from .data import BREAST_CANCER_ROWS, DataError, load_dataset, split_sizes
-
-# A penalty's name (a key of ``lambdas``) -> its network model.
-PENALTY_MODEL = {name: model for model, name in PENALTY.items()}
+from .penalties import PENALTIES, notebook
 
 
 class ConfigError(ValueError):
@@ -96,18 +94,15 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"config key '{key}': {value} is not a finite number")
 
     walk(config, "")
+    penalty_keys(config)
     count = len(cells(config))
     # .get: a config read without the schema's defaults (benchmark.py on a bare GPU image).
     if count > MAX_CELLS and not config.get("confirm_large_sweep"):
         raise ConfigError(f"config key 'confirm_large_sweep': the lists of {', '.join(SWEEP_AXES)} make {count} "
                           f"study cells (each trained for every seed), more than {MAX_CELLS}; set "
                           f"confirm_large_sweep: true to run them")
-    for model, name in PENALTY.items():
-        if model in config["models"] and name not in config["lambdas"]:
-            raise ConfigError(f"config key 'lambdas.{name}' is missing; expected: the λ grid of {model}, "
-                              f"which models lists")
     for name, lam in config["notebook_lambdas"].items():
-        model, grid = PENALTY_MODEL[name], config["lambdas"].get(name)
+        model, grid = PENALTIES[name].model, config["lambdas"].get(name)
         if model in config["models"] and lam not in grid:
             raise ConfigError(f"config key 'notebook_lambdas.{name}': {lam} is not in lambdas.{name} {grid} "
                               f"(the notebook's comparison row needs a network trained at that λ)")
@@ -124,6 +119,30 @@ def check_config(config: dict) -> None:
     if folds > 1 and n_train // folds < 2:
         raise ConfigError(f"config key 'validation_folds': {folds} folds of {n_train} training points leave fewer "
                           f"than 2 validation points in a fold")
+
+
+def penalty_keys(config: dict) -> None:
+    """The names the schema leaves to :mod:`normbound.penalties`: models, and the keys of
+    lambdas and notebook_lambdas, checked; the defaults filled in (every model; a listed
+    model's grid and the notebook's λ, from its penalty)."""
+    config.setdefault("models", list(MODELS))
+    for i, model in enumerate(config["models"]):
+        if model not in MODELS:
+            raise ConfigError(f"config key 'models[{i}]': {model!r} is not one of {list(MODELS)}; expected: a model "
+                              f"of scripts/normbound/penalties.py, nn_<key>, or rf, svc, nn")
+    for key, known in (("lambdas", list(PENALTIES)), ("notebook_lambdas", notebook())):
+        unknown = sorted(set(config.get(key, {})) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config key {', '.join(repr(f'{key}.{k}') for k in unknown)} "
+                              f"(known keys of {key}: {', '.join(known)})")
+    config["notebook_lambdas"] = {**{k: PENALTIES[k].notebook_lambda for k in notebook()},
+                                  **config.get("notebook_lambdas", {})}
+    for name, penalty in PENALTIES.items():
+        if penalty.model in config["models"] and name not in config["lambdas"]:
+            if not penalty.lambdas:
+                raise ConfigError(f"config key 'lambdas.{name}' is missing; expected: the λ grid of "
+                                  f"{penalty.model}, which models lists")
+            config["lambdas"][name] = list(penalty.lambdas)
 
 
 # A sweep of more cells than this runs only with confirm_large_sweep: true (a typo in a

@@ -1,6 +1,7 @@
 """The network, its norms and penalties, and every measurement, written once.
 
-The reference one-at-a-time loop and the batched trainer (:mod:`normbound.train`) share
+The reference one-at-a-time loop (:mod:`normbound.reference`) and the batched trainer
+(:mod:`normbound.objective`, :mod:`normbound.train`) share
 the forward pass, the norms and the penalties, so a test that compares the two compares
 training, not two copies of the formulas.
 
@@ -19,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from . import SCHATTEN_P
+from .penalties import PENALTIES, SCHATTEN_P
 
 # Relative slack allowed in the bound chain: the norms are evaluated in float64 from
 # float32 weights, so a true violation is many orders of magnitude above this.
@@ -102,24 +103,12 @@ def spectral_bound(W: torch.Tensor) -> torch.Tensor:
     return torch.where(finite, math.sqrt(W.shape[-2]) * norm, math.nan)
 
 
-# Each penalty's term times its λ, by the config's name: the notebook's two bounds, a
-# smooth upper bound of the tightest norm of the bound chain (the Schatten norm above
-# ||W||_2, so sqrt(h)||W||_{S_p} still bounds ||grad_x f||), and the mean squared input
-# gradient over the network's training points (``gradients (N, d)``, which only this term
-# reads). Written for autograd: the reference loop differentiates them, the batched
-# trainer has their gradients by hand.
-PENALTY_TERMS = {
-    "frob": lambda W, lam, gradients: lam * W.shape[-2] * frobenius_norm(W) ** 2,
-    "mix": lambda W, lam, gradients: lam * mixed_norm(W) ** 2,
-    "spec": lambda W, lam, gradients: lam * W.shape[-2] * schatten_norm(W) ** 2,
-    "grad": lambda W, lam, gradients: lam * (gradients**2).sum(-1).mean(0),
-}
-
-
-def penalty(W: torch.Tensor, lam: dict, gradients: torch.Tensor | None = None) -> torch.Tensor:
-    """The sum of ``lam``'s penalties (name -> λ, names of :data:`PENALTY_TERMS`):
-    λ·h·||W||_F², λ·||W||_Mix², λ·h·||W||_{S_p}², λ·mean_n ||∇ₓf(x_n)||²; 0 for none."""
-    return sum(PENALTY_TERMS[name](W, value, gradients) for name, value in lam.items())
+def penalty(W: torch.Tensor, b: torch.Tensor, lam: dict, gradients: torch.Tensor | None = None) -> torch.Tensor:
+    """The sum of ``lam``'s penalties (name -> λ, names of :data:`normbound.penalties.
+    PENALTIES`), each λ times its value; ``gradients (N, d)``, the input gradients at the
+    training points, for those that read them; 0 for none. Written for autograd: the
+    reference loop differentiates it."""
+    return sum(value * PENALTIES[name].value(W, b, gradients) for name, value in lam.items())
 
 
 def input_gradients(W, b, s, X, output_weights=None) -> torch.Tensor:

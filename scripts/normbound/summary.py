@@ -27,6 +27,7 @@ coverage is exact; ``tests/test_statistics.py`` checks that by simulation.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -37,6 +38,7 @@ import pandas as pd
 from scipy.special import bdtr, stdtr, stdtrit
 
 from . import NETWORKS, PENALTY, SWEEP_AXES
+from .penalties import COMPARED_WITH, PENALTIES, comparators, notebook
 
 # The level of every interval in the report; the words print it from here.
 CONFIDENCE = 0.95
@@ -175,10 +177,15 @@ def along(frame: pd.DataFrame, axis: str, cell: dict) -> pd.DataFrame:
     return in_cell(frame, {key: value for key, value in cell.items() if key != axis})
 
 
-# Paired comparisons of test accuracy: (model, minus model). Each comparator against the
+# Paired comparisons of test accuracy: (model, minus model). The notebook's penalties
+# against the unpenalised network, the SVC and each other; every other penalty against the
 # unpenalised network and against the mixed-norm penalty, the bound it would replace.
-PAIRS = (("nn_frob", "nn"), ("nn_mix", "nn"), ("nn_frob", "svc"), ("nn_mix", "svc"), ("nn_frob", "nn_mix"),
-         ("nn_spec", "nn"), ("nn_grad", "nn"), ("nn_spec", "nn_mix"), ("nn_grad", "nn_mix"))
+_NOTEBOOK = [PENALTIES[key].model for key in notebook()]
+_OTHERS = [PENALTIES[key].model for key in comparators()]
+NOTEBOOK_PAIRS = tuple(itertools.combinations(_NOTEBOOK, 2))
+COMPARATOR_PAIRS = tuple((m, PENALTIES[COMPARED_WITH].model) for m in _OTHERS)
+PAIRS = (*((m, "nn") for m in _NOTEBOOK), *((m, "svc") for m in _NOTEBOOK), *NOTEBOOK_PAIRS,
+         *((m, "nn") for m in _OTHERS), *COMPARATOR_PAIRS)
 
 
 def seed_accuracy(rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,12 +1,14 @@
-"""Training: the batched trainer of the workflow and the one-at-a-time reference loop
-(the notebook's ``nn.Module`` + autograd + ``torch.optim.Adam``) it is tested against.
+"""The batched trainer of the workflow, the execution engine: Adam on every network of a
+:class:`normbound.grid.Grid` at once, one step (:func:`training_step`: the objective and
+gradient of :mod:`normbound.objective`, then Adam) or K steps a call, compiled with
+``torch.compile`` and on CUDA replayed from a CUDA graph; curves and convergence. The
+one-at-a-time loop it is tested against is :mod:`normbound.reference`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import math
 import time
@@ -15,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import PENALTY
-from . import SCHATTEN_P
-from .model import init_network, measure, output_signs, penalty
+from .grid import Grid
+from .model import init_network, measure, output_signs
+from .objective import objective_and_gradient
 
 log = logging.getLogger("normbound")
 
@@ -34,93 +36,6 @@ def pick_device(name: str) -> torch.device:
         raise NoCudaError("device: cuda was asked for, but torch sees no CUDA device on this machine "
                           f"({torch.__version__}); use device: auto or cpu, or run the job on a GPU node")
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-
-
-# The comparators' penalties, whose gradient takes operations beyond the notebook's
-# penalties' step: a few small matrix products each (spec: powers of the d × d Gram
-# matrix; grad: the input gradients). Each comparator's networks train in chunks of their
-# own, after the others, and a chunk runs only its own penalty's operations (a Python tuple
-# names them: neither the eager step nor the compiled graph holds the others'). So the
-# notebook's networks' results stay bit for bit what they were before the comparators
-# existed, and a spectral network does not pay for the gradient penalty's products, nor a
-# gradient one for the spectral penalty's.
-COMPARATORS = ("spec", "grad")
-
-
-def held_out_part(subset: str) -> int:
-    """The k-fold part a training subset leaves out: i for "fold<i>", else 0."""
-    return int(subset[4:]) if subset.startswith("fold") else 0
-
-
-@dataclass
-class Grid:
-    """The networks of one batched program: a model name, a penalty strength and the
-    training subset for each network: "train", the whole training set; "fit", training
-    minus the hold-out validation part, for choosing λ; with k-fold selection "fold1" ...
-    "foldk", training minus that part (:func:`normbound.data.validation_parts`)."""
-
-    models: list[str]
-    lams: list[float]
-    subsets: list[str]
-
-    @classmethod
-    def study(cls, lambdas: dict[str, list[float]], folds: int = 1) -> "Grid":
-        """The networks of one seed: the unregularised network, then every λ grid of
-        ``lambdas`` (penalty name -> λ list) on the whole training set, again on the fit
-        part (hold-out validation) and, for ``folds`` >= 2, once per fold; the notebook's
-        penalties first, each comparator after them."""
-        subsets = ["train", "fit", *(f"fold{i}" for i in range(1, folds + 1) if folds > 1)]
-        out = cls(["nn"], [0.0], ["train"])
-        notebook = tuple(name for name in PENALTY.values() if name not in COMPARATORS)
-        for group in (notebook, *((name,) for name in COMPARATORS)):
-            grid = [(model, lam) for model, name in PENALTY.items() if name in group for lam in lambdas.get(name, [])]
-            for subset in subsets:
-                out.models += [model for model, _ in grid]
-                out.lams += [lam for _, lam in grid]
-                out.subsets += [subset] * len(grid)
-        return out
-
-    @property
-    def comparators(self) -> tuple[str, ...]:
-        """The comparators' penalties that networks of the grid carry (a chunk: at most one)."""
-        return tuple(name for name in COMPARATORS if any(PENALTY.get(model) == name for model in self.models))
-
-    @property
-    def held_out(self) -> int:
-        """The validation part (1..k) that the grid's networks leave out; 0 for the whole
-        training set or the hold-out fit part (one chunk: :meth:`chunks`)."""
-        return held_out_part(self.subsets[0]) if self.subsets else 0
-
-    def chunks(self, size: int) -> list["Grid"]:
-        """Consecutive sub-grids of at most ``size`` networks (bounded memory). A chunk
-        holds one comparator's networks or none (see :data:`COMPARATORS`), and the networks
-        of one k-fold part or none (each part is measured on its own validation points)."""
-        parts = []
-        key = lambda i: (PENALTY.get(self.models[i]) if PENALTY.get(self.models[i]) in COMPARATORS else "",  # noqa: E731
-                         held_out_part(self.subsets[i]))
-        for _, run in itertools.groupby(range(len(self)), key):
-            run = list(run)
-            parts += [Grid(*(getattr(self, f)[i:min(i + size, run[-1] + 1)] for f in ("models", "lams", "subsets")))
-                      for i in range(run[0], run[-1] + 1, size)]
-        return parts
-
-    def tensors(self, is_validation: torch.Tensor, dtype=torch.float32):
-        """Per-network λ of every penalty, ``{name: (M,)}`` (0 where the network carries
-        another), and sample weights ``(M, N)``: 1/n_m on network m's training points, 0
-        elsewhere."""
-        dev = is_validation.device
-        lams = torch.tensor(self.lams, dtype=dtype, device=dev)
-        zero = torch.zeros_like(lams)
-        lam = {name: torch.where(torch.tensor([m == model for m in self.models], device=dev), lams, zero)
-               for model, name in PENALTY.items()}
-        # One chunk holds one k-fold part's networks (the data's is_validation marks it) or
-        # none; "fit" networks leave out the validation points, "train" networks use all.
-        fit_only = torch.tensor([sub != "train" for sub in self.subsets], device=dev)
-        used = ~(fit_only[:, None] & is_validation[None, :])
-        return lam, used / used.sum(1, keepdim=True).to(dtype)
-
-    def __len__(self):
-        return len(self.models)
 
 
 @dataclass
@@ -165,116 +80,16 @@ def adam_schedule(steps: int, lr: float, device, dtype=torch.float32, betas=(0.9
     return torch.tensor(rows, dtype=torch.float64).to(device, dtype)
 
 
-def objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators):
-    """The batched objective and its hand-derived gradient (no autograd graph).
-
-    ``P (M, h, d+1)`` holds each network's ``[W | b]`` in one flat buffer; ``X1 (N, d+1)``
-    is the inputs with a column of ones and ``X1t`` its transpose. Laid out this way the
-    hidden activations are one matrix product, ``A (M, h, N)``, and the whole gradient of
-    the hinge term is a second one, ``dP_m = s * (1[A_m > 0] @ (g_m * X1))`` with
-    ``g_m = d loss_m / d f_m``; the masks follow autograd (clamp passes the gradient at a
-    margin of exactly 0, ReLU does not at 0). ``weights (M, N)`` make each network's hinge
-    term the mean over its own training points. ``lam``: per penalty name, λ per network
-    (:meth:`Grid.tensors`). ``comparators`` (a Python tuple of penalty names) adds those
-    comparators' penalties (:func:`spectral_penalty`, :func:`gradient_penalty`); the others
-    are not computed at all.
-    Returns the objective ``(M,)`` and ``dP (M, h, d+1)``.
-    """
-    M, h, d1 = P.shape
-    A = torch.mm(P.view(M * h, d1), X1t).relu_().view(M, h, -1)
-    # The output f = s @ A, summed over the h units. Compiled, inductor lowers matmul(s, A)
-    # to a sum over h, in h order, that gathers A's elements one at a time across its rows;
-    # written as a reduction over dim 1, the same sum in the same order runs along A's rows,
-    # vectorised: the same bits, a fifth less time a step (docs/performance.md, "Roofline").
-    # Eagerly, matmul stays (BLAS; no (M, h, N) temporary).
-    f = (A * s[:, None]).sum(1) if torch.compiler.is_compiling() else torch.matmul(s, A)
-    margin = 1 - f * t
-    loss = (torch.clamp(margin, min=0) * weights).sum(1)
-    g = torch.where(margin >= 0, -t * weights, 0.0)
-    dP = torch.bmm(A.sign_(), g[:, :, None] * X1).mul_(s[:, None])
-    W = P[..., :-1]
-    col_l1 = W.abs().sum(1, keepdim=True)
-    dW = (2 * h) * lam["frob"][:, None, None] * W + 2 * lam["mix"][:, None, None] * col_l1 * torch.sign(W)
-    # where(): an unpenalised network's objective stays finite even when ||W||^2 overflows.
-    frob = torch.where(lam["frob"] > 0, lam["frob"] * h * (W**2).sum((1, 2)), 0.0)
-    mix = torch.where(lam["mix"] > 0, lam["mix"] * (col_l1**2).sum((1, 2)), 0.0)
-    objective = loss + frob + mix
-    for name in comparators:
-        value, gradient = (spectral_penalty(W, lam["spec"]) if name == "spec"
-                           else gradient_penalty(W, A, s, weights, lam["grad"]))
-        objective = objective + value
-        dW = dW + gradient
-    dP[..., :-1] += dW
-    return objective, dP
-
-
-def spectral_penalty(W, lam, p=SCHATTEN_P):
-    """λ·h·||W||_{S_p}² per network, the squared Schatten-p norm (:func:`normbound.model.
-    schatten_norm`, p = :data:`normbound.SCHATTEN_P`), and its exact gradient.
-
-    Why not λ·h·||W||_2² itself: ||W||_2 is not differentiable where the top singular values
-    tie, and the penalty drives W there (it lowers σ1 until σ2, σ3, ... meet it). Its
-    gradient 2λh·σ1 u1 v1ᵀ then turns to whichever direction is on top at this step, and
-    Adam, which moves every weight by about lr whatever the gradient's size, turns that into
-    oscillation: with it (from a persistent power iteration) nn_spec did not settle at
-    λ = 0.1 (||W||_Mix's range over the last 2000 of 10 000 steps: a median 1.3 times its
-    mean, the other penalties' medians at most 0.2) and at λ = 1 its objective rose from
-    1.8 at step 50 to 5.8, and √h||W||_2 did not fall with λ. ||W||_{S_p} =
-    tr(B^(p/2))^(1/p), B = WᵀW, lies between ||W||_2 and rank^(1/p)·||W||_2, and is smooth
-    where W != 0: where singular values tie it pushes all of them down together. With
-    p = 8, on the 10 default seeds, every network of the grid (λ = 0.001 to 0.1) converged
-    (:func:`converged`) and √h||W||_2 fell with λ, from 5.3 to 0.94. p = 4 is looser (up to
-    30^(1/4) = 2.3 times ||W||_2); p = 16, closer to ||W||_2, swung more at λ = 1. At
-    λ >= 0.3 the weights are so small that Adam's constant step keeps any such objective
-    swinging (at λ = 1, 2 of 10 networks did not converge), hence the grid's top of 0.1.
-
-    The gradient is ∂||W||_{S_p}²/∂W = 2 W B^(p/2-1) / tr(B^(p/2))^(1-2/p), on the d × d Gram
-    matrix (d = 30 inputs), whatever h: B is scaled by its trace ||W||_F² first (the ratio
-    is unchanged: no overflow, and every power has entries at most 1), then B^(p/4) by
-    log2(p) - 2 squarings, the power B^(p/4-1) collected along the way, and tr(B^(p/2)) =
-    ||B^(p/4)||_F² since B is symmetric. p = 8: four small matrix products, no state from
-    step to step; a fixed sequence of operations, so it compiles and runs in a CUDA graph."""
-    h, tiny = W.shape[1], torch.finfo(W.dtype).tiny
-    B = torch.bmm(W.transpose(1, 2), W)
-    # The traces are at least the smallest normal float: W = 0 gives 0, not 0/0.
-    scale = B.diagonal(dim1=1, dim2=2).sum(1).clamp_min(tiny)  # ||W||_F²
-    Q, R = B / scale[:, None, None], None  # Q: B^(2^i) (scaled); R: the product of those before
-    for _ in range(p.bit_length() - 3):
-        R = Q if R is None else torch.bmm(R, Q)
-        Q = torch.bmm(Q, Q)
-    trace = Q.square().sum((1, 2)).clamp_min(tiny)  # tr(B^(p/2)) of the scaled B
-    value = torch.where(lam > 0, lam * h * scale * trace ** (2 / p), 0.0)
-    power = Q if R is None else torch.bmm(R, Q)  # B^(p/2 - 1), scaled
-    return value, (2 * h) * (lam / trace ** (1 - 2 / p))[:, None, None] * torch.bmm(W, power)
-
-
-def gradient_penalty(W, mask, s, weights, lam):
-    """λ·mean_n ||∇ₓf(x_n)||² over each network's training points and its exact gradient.
-
-    ∇ₓf(x_n) = Wᵀa_n with a_n = D_n s (``mask (M, h, N)``: 1 where unit j is active at
-    x_n): one matrix product gives every point's input gradient, ``G = Wᵀ a (M, d, N)``.
-    With ``weights`` w (1/n on the network's points) the penalty is λ·Σ_n w_n ||G_n||², and
-    its gradient 2λ·Σ_n w_n a_n a_nᵀ W = 2λ·a diag(w) Gᵀ is a second product. (Forming
-    Σ_n w_n a_n a_nᵀ first costs h/d times as much: h = 100 units, d = 30 inputs.) The mask
-    is piecewise constant in W and b, so its derivative is 0 almost everywhere (autograd's
-    double back-propagation through the ReLU agrees), and b gets no gradient."""
-    a = mask * s[:, None]
-    G = torch.bmm(W.transpose(1, 2), a)
-    wG = G * weights[:, None, :]
-    value = torch.where(lam > 0, lam * (G * wG).sum((1, 2)), 0.0)
-    return value, 2 * lam[:, None, None] * torch.bmm(a, wG.transpose(1, 2))
-
-
-def training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, step_size, bias2_sqrt, k, first_bad):
+def training_step(P, m, v, s, X1, X1t, t, weights, lam, penalties, step_size, bias2_sqrt, k, first_bad):
     """One step for all networks: gradient, Adam on the flat buffer, and divergence
     bookkeeping (``first_bad`` takes k where a network's objective first stops being finite)."""
-    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam, comparators)
+    objective, dP = objective_and_gradient(P, s, X1, X1t, t, weights, lam, penalties)
     adam_update(P, dP, m, v, step_size, bias2_sqrt)
     first_bad.copy_(torch.where(~torch.isfinite(objective) & (first_bad < 0), k, first_bad))
     return objective
 
 
-def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, first_bad):
+def training_steps(P, m, v, s, X1, X1t, t, weights, lam, penalties, schedule, first_bad):
     """``len(schedule)`` consecutive steps in one call, step i reading its Adam scalars from
     row i of ``schedule`` (rows of :func:`adam_schedule`): exactly the operations of that
     many :func:`training_step` calls, in the same order. Returns the last objective.
@@ -283,7 +98,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, 
     that replays K steps per launch; on the CPU it runs with K = 1 by default (see
     :func:`train_grid`)."""
     for i in range(schedule.shape[0]):
-        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam, comparators, *schedule[i], first_bad)
+        objective = training_step(P, m, v, s, X1, X1t, t, weights, lam, penalties, *schedule[i], first_bad)
     return objective
 
 
@@ -291,7 +106,7 @@ def training_steps(P, m, v, s, X1, X1t, t, weights, lam, comparators, schedule, 
 def compiled_training_steps():
     """:func:`training_steps` fused by ``torch.compile``. Made on first use, so importing
     this module compiles nothing. ``dynamic=False`` specialises on the number of networks,
-    the dtype, K and the ``comparators`` tuple; a workflow job has a few such shapes."""
+    the dtype, K and the ``penalties`` tuple; a workflow job has a few such shapes."""
     return torch.compile(training_steps, dynamic=False, fullgraph=True)
 
 
@@ -414,7 +229,7 @@ def train_grid(
     All networks start from the seed's initialisation (as each of the notebook's
     classifiers re-seeds before building its layer). Adam is element-wise and the summed
     objective separates per network, so this is the same mathematics as training each one
-    alone (:func:`train_reference`); tests check it. A network whose objective becomes NaN
+    alone (:func:`normbound.reference.train_reference`); tests check it. A network whose objective becomes NaN
     or infinite is recorded with that step in ``diverged_step``; the others go on.
 
     The fast path is :func:`training_steps`, K steps a call, compiled when
@@ -437,7 +252,7 @@ def train_grid(
     lam, weights = grid.tensors(tensors["is_validation"], dtype)
     m, v = torch.zeros_like(P), torch.zeros_like(P)
     first_bad = torch.full((len(grid),), -1.0, dtype=dtype, device=dev)  # exact for any step < 2**24
-    args = (P, m, v, s, X1, X1t, t, weights, lam, grid.comparators)
+    args = (P, m, v, s, X1, X1t, t, weights, lam, grid.penalties)
     fn = compiled_training_steps() if compile_step else training_steps
     if dev.type == "cuda":
         graphs = {}
@@ -488,59 +303,3 @@ def train_grid(
                         for i in range(len(grid))]) if curves else None
     return TrainResult(W.cpu(), b.cpu(), before, measure(W, b, s, tensors),
                        first_bad.cpu().numpy().astype(np.int64), curves, seconds, settled)
-
-
-class ReferenceNetwork(torch.nn.Module):
-    """The notebook's classifier, one network at a time, trained with autograd and
-    ``torch.optim.Adam`` -- the plain loop the batched trainer is tested against.
-    ``lam``: penalty name -> λ (none: the unregularised network). The spectral penalty (the
-    Schatten norm) is differentiated through the singular values (``torch.linalg.svdvals``),
-    not the batched trainer's matrix powers, the gradient penalty by double back-propagation
-    (the input gradient computed with ``create_graph=True``, then differentiated again)."""
-
-    def __init__(self, seed, inputs, hidden, init_scale=0.1, lam=None):
-        super().__init__()
-        W, b = init_network(seed, inputs, hidden, init_scale)
-        self.layer = torch.nn.Linear(inputs, hidden)
-        with torch.no_grad():
-            self.layer.weight.copy_(W)
-            self.layer.bias.copy_(b)
-        self.register_buffer("s", output_signs(hidden))
-        self.lam = dict(lam or {})
-
-    def forward(self, X):
-        return torch.relu(self.layer(X)) @ self.s
-
-    def objective(self, X, t):
-        W = self.layer.weight
-        gradients = None
-        if "grad" in self.lam:
-            X = X.detach().requires_grad_()
-            f = self(X)
-            # The rows of X are independent, so the gradient of the sum is each point's.
-            (gradients,) = torch.autograd.grad(f.sum(), X, create_graph=True)
-        else:
-            f = self(X)
-        lam = {name: torch.tensor(value, dtype=W.dtype) for name, value in self.lam.items()}
-        return torch.clamp(1 - f * t, min=0).mean() + penalty(W, lam, gradients)
-
-    def fit(self, X, t, steps, lr=0.01, lr_schedule="constant"):
-        optimiser = torch.optim.Adam(self.parameters(), lr=lr)
-        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: LR_SCHEDULES[lr_schedule](k, steps))
-        for _ in range(steps):
-            optimiser.zero_grad()
-            self.objective(X, t).backward()
-            optimiser.step()
-            decay.step()
-        return self
-
-
-def train_reference(model: str, lam: float, data: dict, seed: int, hidden: int, steps: int,
-                    lr: float, init_scale: float = 0.1, dtype=torch.float32,
-                    lr_schedule: str = "constant") -> tuple[torch.Tensor, torch.Tensor]:
-    """Train one network with :class:`ReferenceNetwork`; returns its ``W (h, d)``, ``b (h,)``."""
-    X = torch.as_tensor(data["X_train"], dtype=dtype)
-    t = torch.as_tensor(data["t_train"], dtype=dtype)
-    net = ReferenceNetwork(seed, X.shape[1], hidden, init_scale, {PENALTY[model]: lam} if model in PENALTY else None)
-    net.to(dtype).fit(X, t, steps, lr, lr_schedule)
-    return net.layer.weight.detach().clone(), net.layer.bias.detach().clone()

@@ -10,7 +10,9 @@ import torch
 from helpers import comparator_grid, max_difference, reference_grid, seed_data
 
 from normbound.model import spectral_norm
-from normbound.train import CUDA_UNROLL, Grid, curve_steps, step_ranges, train_grid, train_reference
+from normbound.grid import Grid
+from normbound.reference import train_reference
+from normbound.train import CUDA_UNROLL, curve_steps, step_ranges, train_grid
 
 GRID = reference_grid()
 COMPARATOR_GRID = comparator_grid()

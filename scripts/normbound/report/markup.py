@@ -19,6 +19,7 @@ from typing import Callable
 import jinja2
 import markupsafe
 
+from ..penalties import PENALTIES
 from . import equations
 from .escape import is_finite, latex_escape, LatexSafe, number, percent, signed, tex_finalize
 
@@ -199,6 +200,9 @@ def words_environment(templates: str) -> jinja2.Environment:
     # |words: a macro's output placed in other words stays words (its values are marked already).
     env.filters.update(num=number, signed=signed, pct=percent, sci=scientific, words=BuiltMarkup)
     env.tests["finite"] = is_finite
+    # Each penalised model's words (normbound.penalties): the templates type none.
+    env.globals["penalty_words"] = {p.model: dict(key=p.key, label=p.label, name=p.name, tex=p.tex, notebook=p.notebook)
+                                    for p in PENALTIES.values()}
     return env
 
 

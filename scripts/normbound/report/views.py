@@ -5,12 +5,13 @@ import json
 import pandas as pd
 
 from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES
+from normbound.penalties import PENALTIES, notebook
 from normbound import config as study_config
 from normbound import findings
 from normbound.summary import CONFIDENCE, MIN_SEEDS, ROBUST_MEASURES, TAIL_FRACTION, along
 
-FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
-                  ("nn_mix", "after")]
+FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"),
+                  *((PENALTIES[key].model, "after") for key in notebook())]
 
 
 def comparison_view(table: pd.DataFrame) -> dict:
