@@ -27,7 +27,6 @@ By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --netw
               --validation /tmp/validation.csv --curves /tmp/curves.csv --weights /tmp/weights.npz
 """
 
-import argparse
 import logging
 import os
 
@@ -35,8 +34,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import PENALTY, config, io
+from normbound import PENALTY, entry, io
 from normbound.data import validation_parts
+from normbound.summary import ties
 from normbound.train import Grid, NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
@@ -122,12 +122,11 @@ def choose_lambda(held_out: pd.DataFrame) -> pd.DataFrame:
 def select(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with ``selected`` true, per penalty, at the λ with the best validation
     accuracy among networks that did not diverge; ties go to the lower validation hinge
-    loss, then to the larger λ."""
+    loss, then to the larger λ (:func:`normbound.summary.ties`)."""
     out = scores.copy()
     out["selected"] = False
     for _, group in out[~out.diverged].groupby("model"):
-        best = group.sort_values(["val_acc", "val_loss", "lam"], ascending=[False, True, False]).index[0]
-        out.loc[best, "selected"] = True
+        out.loc[group.loc[ties(group)["loss"], "lam"].idxmax(), "selected"] = True
     return out.reset_index(drop=True)
 
 
@@ -137,39 +136,28 @@ def write_outputs(networks, validation, curves, weights, paths):
     io.write_npz(paths["weights"], weights)
 
 
-def run(data_path, seed, paths, settings, threads=None):
-    """The job: train one seed with denormals flushed to zero (see the module docstring)."""
+def run(data, seed, settings, threads=None, **paths):
+    """The job: train one seed with denormals flushed to zero (see the module docstring);
+    ``paths``: the four outputs by name."""
     torch.set_flush_denormal(True)
-    with np.load(data_path) as data:
-        results = train_seed(dict(data), seed, **settings, threads=threads)
+    with np.load(data) as npz:
+        results = train_seed(dict(npz), seed, **settings, threads=threads)
     write_outputs(*results, paths)
 
 
-OUTPUTS = ("networks", "validation", "curves", "weights")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
-    for name in OUTPUTS:
-        parser.add_argument(f"--{name}", required=True, help=f"output: {name}")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    io.setup_logging()
-    run(args.data, args.seed, {name: getattr(args, name) for name in OUTPUTS},
-        config.settings_from_arguments(args, train_seed), args.threads)
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    seed=entry.wildcard("the data's seed, and the initialisation's"),
+    data=entry.inp("arrays from prepare_data.py"),
+    **{name: entry.out(f"output: {name}") for name in ("networks", "validation", "curves", "weights")},
+    settings=entry.stage_settings("networks"),
+    threads=entry.threads(None, "torch threads (default: torch's)"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
     try:
-        if "snakemake" in globals():
-            io.setup_logging(snakemake.log[0])
-            run(snakemake.input.data, int(snakemake.wildcards.seed), dict(snakemake.output.items()),
-                snakemake.params.settings, snakemake.threads)
-        else:
-            main()
+        SCRIPT.start(globals())
     except NoCudaError as err:
         # A setting that does not fit the machine, not a bug: one line, no stack trace.
         logging.getLogger("normbound").error("%s", err)

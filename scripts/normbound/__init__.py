@@ -29,3 +29,9 @@ SWEEP_AXES = ("label_noise", "hidden", "steps")
 # Names a reader sees, as the notebook prints them (the comparators' in the same style).
 LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", "nn_frob": "NN+Frob", "nn_mix": "NN+Mix", "nn_spec": "NN+Spec",
           "nn_grad": "NN+Grad"}
+
+
+def lam_text(lam) -> str:
+    """λ as every table, figure and sentence prints it: the shortest general format, so
+    that λ = 1 reads "1" everywhere (never "1.0"), 5e-05 as Python writes it."""
+    return f"{float(lam):g}"

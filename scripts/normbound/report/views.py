@@ -4,13 +4,22 @@ import json
 
 import pandas as pd
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES, lam_text
 from normbound import config as study_config
 from normbound import findings
 from normbound.summary import CONFIDENCE, MIN_SEEDS, ROBUST_MEASURES, TAIL_FRACTION, along
 
 FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "after"), ("nn_frob", "after"),
                   ("nn_mix", "after")]
+
+
+def lambda_text(lams: str) -> str:
+    """A table row's chosen λ (``lams``, :func:`tables.chosen_lambdas`) as the report
+    prints it: its one value, or each value with its number of seeds; empty without λ."""
+    counts = json.loads(lams)
+    if len(counts) == 1:
+        return lam_text(counts[0][0])
+    return ", ".join(f"{lam_text(lam)} ({seeds}×)" for lam, seeds in counts)
 
 
 def comparison_view(table: pd.DataFrame) -> dict:
@@ -20,7 +29,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
     for _, part in table.groupby("row", sort=False):
         first = part.iloc[0]
         cells = part.to_dict("records")
-        rows.append(dict(model=first["model"], label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
+        rows.append(dict(model=first["model"], label=first["label"], lam=lambda_text(first["lams"]),
                          per_lambda=bool(first["per_lambda"]), n=int(part["n"].max()),
                          n_diverged=int(first["n_diverged"]), n_unconverged=int(first["n_unconverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
@@ -87,7 +96,7 @@ def robustness_view(table: pd.DataFrame, gap: pd.DataFrame, paired: pd.DataFrame
     models = list(dict.fromkeys(table["model"]))
     epsilons = sorted(set(table["epsilon"]))
     labels = dict(zip(table["model"], table["label"]))
-    lams = dict(zip(table["model"], table["lam"].fillna("")))
+    lams = {model: lambda_text(chosen) for model, chosen in zip(table["model"], table["lams"])}
     rows = [dict(model=m, label=labels[m], lam=lams[m], epsilon=e, first=i == 0,
                  cells={metric: cells.get((m, e, metric)) for metric in ROBUST_MEASURES.values()})
             for m in models for i, e in enumerate(epsilons)]
@@ -125,8 +134,8 @@ def read_theory(theory: dict):
 
 
 def read_tables(paths: dict) -> dict:
-    # λ as written (0.005, not 0.005000000000000001; 0, not 0.0): it is a label here.
-    return {name: pd.read_csv(path, dtype={"lam": str}) for name, path in paths.items()}
+    # λ is read as the float it was written from; normbound.lam_text prints it.
+    return {name: pd.read_csv(path) for name, path in paths.items()}
 
 
 def context(tabs: dict, config: dict, cell: dict, info: dict, cost: list, theory) -> dict:
