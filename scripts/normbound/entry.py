@@ -64,9 +64,10 @@ def out(help: str, key=None, **kwargs) -> Arg:
     return path("output", help, key, **kwargs)
 
 
-def param(from_config: Callable, key: str | None = None) -> Arg:
-    """A rule's param; by hand ``from_config(config)``, the function the workflow's param is made with."""
-    return Arg(lambda smk, name: smk.params[key or name], by_hand=lambda args, name, config: from_config(config),
+def param(from_config: Callable) -> Arg:
+    """A rule's param of the same name; by hand ``from_config(config)``, the function the
+    workflow's param is made with."""
+    return Arg(lambda smk, name: smk.params[name], by_hand=lambda args, name, config: from_config(config),
                reads_config=True)
 
 
