@@ -16,7 +16,7 @@ round-trips every float.
 Any model subset joins: without networks, ``selection.csv`` and ``curves.csv`` hold
 their header alone; without baselines, ``metrics.csv`` holds the networks alone.
 
-By hand (one cell, the config's first; each list of files in the same seed order):
+By hand (one cell, the config's first: every file is of it; each list of files in the same seed order):
           cell=results/noise0.04_h100_steps10000
           python scripts/aggregate.py --networks $cell/seed*/networks.csv \\
               --baselines results/baselines/noise0.04/seed*.csv --validation $cell/seed*/validation.csv \\
@@ -24,11 +24,10 @@ By hand (one cell, the config's first; each list of files in the same seed order
               --out-metrics m.csv --out-selection s.csv --out-curves c.csv --out-robustness r.csv
 """
 
-import argparse
-
 import pandas as pd
 
-from normbound import MODELS, PENALTY, SWEEP_AXES, config, io
+from normbound import MODELS, PENALTY, SWEEP_AXES, entry, io, layout
+from normbound import config as study_config
 
 # The columns of each output, in order (documented in the README).
 METRICS_COLUMNS = [*SWEEP_AXES, "seed", "model", "lam", "phase", "selected", "notebook_lambda", "train_acc",
@@ -65,7 +64,9 @@ def join(files, keys, columns, notebook_lambdas, optional=()):
 
 def tagged(paths, cells):
     """``(path, cell)`` pairs: a list of files is empty (a model subset without these
-    models) or holds one file per cell, in the order of ``cells``."""
+    models) or holds one file per cell, in the order of ``cells``; one cell alone (by
+    hand) is every file's."""
+    cells = cells * len(paths) if len(cells) == 1 else cells
     if paths and len(paths) != len(cells):
         raise ValueError(f"{len(paths)} files for {len(cells)} cells: a list of files holds one file per cell")
     return list(zip(paths, cells))
@@ -82,33 +83,25 @@ def aggregate(networks, baselines, validation, curves, robustness, notebook_lamb
             join(tagged(robustness, cells), ["seed", "model", "point"], ROBUSTNESS_COLUMNS, notebook_lambdas))
 
 
-def write(tables, paths):
-    for frame, path in zip(tables, paths):
+def run(networks, baselines, validation, curves, robustness, notebook_lambdas, cells, out_metrics, out_selection,
+        out_curves, out_robustness):
+    tables = aggregate(networks, baselines, validation, curves, robustness, notebook_lambdas, cells)
+    for frame, path in zip(tables, (out_metrics, out_selection, out_curves, out_robustness)):
         io.write_csv(frame, path)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("networks", "baselines", "validation", "curves", "robustness"):
-        parser.add_argument(f"--{name}", nargs="*", default=[], help=f"per-seed {name} CSV files")
-    for name in ("metrics", "selection", "curves", "robustness"):
-        parser.add_argument(f"--out-{name}", required=True, help=f"output: {name}.csv")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    study = config.load_config(args.config, args.schema)
-    # By hand, every file is of the config's first cell (see the module's docstring).
-    lists = (args.networks, args.baselines, args.validation, args.curves, args.robustness)
-    cells = [config.cells(study)[0]] * max(map(len, lists))
-    write(aggregate(*lists, study["notebook_lambdas"], cells),
-          (args.out_metrics, args.out_selection, args.out_curves, args.out_robustness))
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    **{name: entry.inp(f"per-seed {name} CSV files", many=True)
+       for name in ("networks", "baselines", "validation", "curves", "robustness")},
+    notebook_lambdas=entry.param(lambda config: config["notebook_lambdas"]),
+    # By hand, every file is of the report's cell (see the module's docstring).
+    cells=entry.param(lambda config: [study_config.report_cell(config)]),
+    **{f"out_{name}": entry.out(f"output: {name}.csv", name, default=path)
+       for name, path in (("metrics", layout.METRICS), ("selection", layout.SELECTION), ("curves", layout.CURVES),
+                          ("robustness", layout.ROBUSTNESS))},
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        inp, out = snakemake.input, snakemake.output
-        write(aggregate(inp.networks, inp.baselines, inp.validation, inp.curves, inp.robustness,
-                        snakemake.params.notebook_lambdas, snakemake.params.cells),
-              (out.metrics, out.selection, out.curves, out.robustness))
-    else:
-        main()
+    SCRIPT.start(globals())

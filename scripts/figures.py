@@ -5,16 +5,18 @@ Means and error bars (one standard deviation over seeds) come from
 :func:`tables.summary_by`, the same summary as the report's tables; diverged networks are
 left out, as there. The single-cell figures draw the report's cell (the config's first);
 the sweep figures draw :func:`normbound.summary.sweep_summary` of every cell, the numbers
-of the report's sweep table.
+of the report's sweep table. The notebook's λ is the results' own (``notebook_lambda``).
 
 The robustness figure draws the corrected resampled t interval over seeds as its band
 (:func:`normbound.summary.summarise`, as the tables).
+
+Run by hand, it draws the figures that the workflow draws for the config (``--config``),
+from the results files at their results/ paths unless told otherwise.
 
 By hand:  python scripts/figures.py --metrics results/metrics.csv --selection results/selection.csv \
               --curves results/curves.csv --robustness results/robustness.csv --outdir /tmp/figures
 """
 
-import argparse
 import math
 from dataclasses import dataclass, field
 
@@ -25,11 +27,12 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, config, io, layout, plots
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, entry, lam_text, layout, plots
+from normbound.config import swept
 from normbound.penalties import PENALTIES
 from normbound.plots import WIDTH, plain_log
 from normbound.summary import (PAIRS, ROBUST_MEASURES, along, comparison_rows, in_cell, paired_difference, robust_accuracy,
-                               seed_accuracy, summary_by, sweep_summary, trained, usable, usable_points)
+                               seed_accuracy, summary_by, sweep_summary, ties, trained, usable, usable_points)
 
 COLOURS = {"rf": "#8c6d31", "svc": "#7b4173", "nn": "#252525", **{p.model: p.colour for p in PENALTIES.values()}}
 QUANTITIES = {"grad": r"Grad = mean $\|\nabla_x f\|$", **plots.NORMS}
@@ -190,7 +193,6 @@ def bound_chain(study: Study):
 def before_after(study: Study):
     """Test accuracy and the four quantities before and after training: mean ± sd as
     points (a bar's length on a logarithmic axis would depend on where the axis starts)."""
-    lams = {m: study.notebook_lambdas[p] for m, p in PENALTY.items() if p in study.notebook_lambdas}
     nets = study.metrics[~study.metrics["diverged"].astype(bool) & study.metrics["notebook_lambda"]]
     models = [m for m in NETWORKS if m in set(nets["model"])]
     columns = ["test_acc", *QUANTITIES]
@@ -209,7 +211,7 @@ def before_after(study: Study):
         if column != "test_acc":
             plain_log(ax)
         ax.grid(axis="x", visible=False)
-    at = ", ".join(f"{LABELS[m]} at λ={lams[m]:g}" for m in models if m in lams)
+    at = ", ".join(f"{LABELS[m]} at λ={lam_text(study.notebook_lambdas[PENALTY[m]])}" for m in models if m in PENALTY)
     fig.supxlabel(f"grey open: before training; colour: after ({at}); mean ± sd over seeds", fontsize=8)
     return fig
 
@@ -223,7 +225,7 @@ def training_curves(study: Study):
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 4.6), sharex=True)
     for model, mine in curves.groupby("model", sort=False):
         s = wide(summary_by(mine, ["step"], list(columns)), "step")
-        label = LABELS[model] if model == "nn" else f"{LABELS[model]} (λ={mine['lam'].iloc[0]:g})"
+        label = LABELS[model] if model == "nn" else f"{LABELS[model]} (λ={lam_text(mine['lam'].iloc[0])})"
         for ax, column in zip(axes.flat, columns):
             mean, std = s[("mean", column)], s[("std", column)].fillna(0)
             ax.plot(s.index, mean, color=COLOURS[model], lw=1.2, label=label)
@@ -253,12 +255,12 @@ def lambda_chosen(study: Study):
     for ax, (model, penalty) in panels:
         mine = selection[selection["model"] == model]
         groups = list(mine.groupby("seed"))
-        ties = 0
+        tied_seeds = 0
         for i, (seed, runs) in enumerate(groups):
             x = runs["lam"] * 10 ** (SEED_SHIFT * (i - (len(groups) - 1) / 2))
             chosen = runs["selected"].astype(bool)
-            tied = (runs["val_acc"] == runs["val_acc"].max()) & ~chosen
-            ties += tied.any()
+            tied = ties(runs)["accuracy"] & ~chosen
+            tied_seeds += tied.any()
             ax.plot(x, runs["val_acc"], color="0.65", lw=0.7, zorder=1)
             ax.scatter(x[tied], runs["val_acc"][tied], s=24, facecolors="none", edgecolors=COLOURS[model], lw=1,
                        zorder=2)
@@ -271,7 +273,7 @@ def lambda_chosen(study: Study):
         mark_notebook_lambda(ax, study, penalty)
         ax.margins(y=0.15)  # room for the counts below and the notebook's λ above the points
         ax.set(xscale="log", xlabel=LAMBDA,
-               title=f"{LABELS[model]}: {len(groups)} seeds, {ties} with a tie for the best")
+               title=f"{LABELS[model]}: {len(groups)} seeds, {tied_seeds} with a tie for the best")
     for ax in axes[:, 0]:
         ax.set_ylabel("validation accuracy")
     # The markers' shapes in a neutral colour: each panel draws them in its penalty's colour.
@@ -420,7 +422,7 @@ def robustness_curves(study: Study):
                                 curve["ci_high"].fillna(curve["mean"]), color=style["color"], alpha=0.15, lw=0)
         lams = accuracy.loc[accuracy["model"] == model, "lam"]
         # The range of the λ chosen over seeds: a list of them overran the next panel's title.
-        span = f"{lams.min():g}" + (f"–{lams.max():g}" if lams.nunique() > 1 else "")
+        span = lam_text(lams.min()) + (f"–{lam_text(lams.max())}" if lams.nunique() > 1 else "")
         chosen = f" (λ: {span})" if model in PENALTY else ""
         ax.set_title(LABELS[model] + chosen)
         ax.set_ylim(0, 1.02)
@@ -440,46 +442,40 @@ FIGURES = {f.__name__: f for f in (paired_differences, accuracy_vs_lambda, norms
                                    training_curves, lambda_chosen, robustness_curves, sweep, sweep_width_ratio)}
 
 
-def drawable(study: Study) -> list:
-    """The figures the study's data call for: the sweep's where a key has several values,
-    the width ratio where h has."""
-    keys = swept_axes(study.sweep)
-    wanted = {"sweep": bool(keys), "sweep_width_ratio": "hidden" in keys}
-    return [name for name in FIGURES if wanted.get(name, True)]
+def notebook_lambdas(metrics: pd.DataFrame) -> dict:
+    """The notebook's λ per penalty, as the results flag it (``notebook_lambda``, set by
+    the aggregation from the config): the figures match no floats of their own."""
+    flagged = metrics[metrics["notebook_lambda"].astype(bool) & metrics["model"].isin(list(PENALTY))]
+    return {PENALTY[model]: lam for model, lam in zip(flagged["model"], flagged["lam"])}
 
 
-def load_study(metrics: str, selection: str, curves: str, robustness: str, notebook_lambdas: dict, epsilons,
-               cell: dict, test_fraction: float) -> Study:
+def load_study(metrics: str, selection: str, curves: str, robustness: str, epsilons, cell: dict,
+               test_fraction: float) -> Study:
     """The results files, the single-cell figures' part of them ``cell``'s."""
     tables = [pd.read_csv(path) for path in (metrics, selection, curves, robustness)]
     metrics, selection, curves, robustness = (in_cell(frame, cell) for frame in tables)
-    return Study(metrics, selection, curves, notebook_lambdas, robustness, list(epsilons), sweep_summary(tables[0]),
-                 cell, test_fraction / (1 - test_fraction))
+    return Study(metrics, selection, curves, notebook_lambdas(metrics), robustness, list(epsilons),
+                 sweep_summary(tables[0]), cell, test_fraction / (1 - test_fraction))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    joined = {"metrics": layout.METRICS, "selection": layout.SELECTION, "curves": layout.CURVES,
-              "robustness": layout.ROBUSTNESS}
-    for name, path in joined.items():
-        parser.add_argument(f"--{name}", required=True, help=path)
-    parser.add_argument("--outdir", required=True, help="folder for <name>.pdf and <name>.png")
-    parser.add_argument("--only", nargs="*", choices=list(FIGURES),
-                        help="figures to draw (default: every one the results call for)")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    settings = config.load_config(args.config, args.schema)
-    study = load_study(args.metrics, args.selection, args.curves, args.robustness, settings["notebook_lambdas"],
-                       settings["robustness"]["epsilons"], config.cells(settings)[0], settings["test_fraction"])
-    plots.draw(FIGURES, plots.files_in(args.outdir, args.only or drawable(study)), study)
+def run(metrics, selection, curves, robustness, epsilons, cell, test_fraction, figures):
+    """Draw ``figures`` (name -> (pdf, png))."""
+    plots.draw(FIGURES, figures, load_study(metrics, selection, curves, robustness, epsilons, cell, test_fraction))
 
+
+SCRIPT = entry.Script(
+    __doc__, run,
+    **{name: entry.inp(f"the study's {name}.csv", default=path)
+       for name, path in (("metrics", layout.METRICS), ("selection", layout.SELECTION), ("curves", layout.CURVES),
+                          ("robustness", layout.ROBUSTNESS))},
+    epsilons=entry.param(lambda config: config["robustness"]["epsilons"]),
+    cell=entry.REPORT_CELL,
+    test_fraction=entry.param(lambda config: config["test_fraction"]),
+    # By hand, the figures that the workflow draws for the config.
+    figures=entry.figure_outputs(lambda config: [*layout.FIGURE_NAMES, *layout.sweep_figure_names(swept(config))],
+                                 flag="--outdir"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        inp = snakemake.input
-        study = load_study(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.notebook_lambdas,
-                           snakemake.params.epsilons, snakemake.params.cell, snakemake.params.test_fraction)
-        plots.draw(FIGURES, plots.outputs(snakemake.output), study)
-    else:
-        main()
+    SCRIPT.start(globals())

@@ -1,7 +1,8 @@
 """The report rule's script: ``report.html`` (self-contained) and ``report.tex`` from the
 study's tables, figures, theory outputs and job benchmarks. The work is done by the
 package :mod:`normbound.report` (its docstring explains the templates); this file only
-gathers the arguments, from the workflow or from the command line.
+declares its arguments (:mod:`normbound.entry` gathers them from the workflow or from the
+command line). By hand the report shows every table and figure found in the folders.
 
 By hand, from the repository root, after the workflow has written the results:
 
@@ -9,63 +10,65 @@ By hand, from the repository root, after the workflow has written the results:
         --theory results/theory --benchmarks results/benchmarks/*/*.tsv --html /tmp/r.html --tex /tmp/r.tex
 """
 
-import argparse
 import glob
 import os
 
-from normbound import config as study_config
-from normbound import io
+from normbound import entry, layout
 from normbound.plots import files_in
 from normbound.plots import outputs as figure_outputs
 from normbound.report.render import make_report
 
 
-def from_workflow(smk) -> dict:
-    """The arguments of :func:`make_report` from the ``snakemake`` object of the report rule."""
-    inp, par = smk.input, smk.params
-    figures = figure_outputs(inp)
-    return dict(table_paths={n: inp[n] for n in par.tables}, figures={n: figures[n] for n in par.figures},
-                theory={n: inp[n] for n in par.theory}, theory_figures={n: figures[n] for n in par.theory_figures},
-                config=par.config, cell=par.cell, templates=par.templates, benchmark_files=list(inp.benchmarks),
-                cost_files=list(inp.cost), html=smk.output.html, tex=smk.output.tex,
-                sweep_figures={n: figures[n] for n in par.sweep_figures})
+def by_name(kind: str):
+    """In a job: the rule's inputs that its param ``kind`` names, by name."""
+    return lambda smk, name: {n: smk.input[n] for n in smk.params[kind]}
 
 
-def from_command_line(argv=None) -> dict:
-    """The arguments of :func:`make_report` from the command line (see the module's docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", required=True, help="folder of the tables (<name>.csv)")
-    parser.add_argument("--figures", required=True, help="folder of the figures (<name>.pdf, <name>.png)")
-    parser.add_argument("--theory", required=True, help="folder of the theory outputs")
-    parser.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake's benchmark files (<rule>/<job>.tsv)")
-    parser.add_argument("--templates", default="report", help="templates and captions (default: report)")
-    parser.add_argument("--html", required=True, help="output: report.html")
-    parser.add_argument("--tex", required=True, help="output: report.tex")
-    study_config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-
-    def found(folder, ext):
-        return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, f"*.{ext}")))
-
-    config = study_config.load_config(args.config, args.schema)
-    figures = files_in(args.figures, found(args.figures, "png"))
-    # The sweep section's figures are those whose names start with "sweep" (workflow/rules/common.smk).
-    return dict(table_paths={n: f"{args.tables}/{n}.csv" for n in found(args.tables, "csv")},
-                figures={n: f for n, f in figures.items() if not n.startswith("sweep")},
-                theory={n: f"{args.theory}/{n}.json" for n in found(args.theory, "json")},
-                theory_figures=files_in(args.theory, found(args.theory, "png")), config=config,
-                cell=study_config.cells(config)[0], templates=args.templates, benchmark_files=args.benchmarks,
-                cost_files=glob.glob("benchmarks/*.json"), html=args.html, tex=args.tex,
-                sweep_figures={n: f for n, f in figures.items() if n.startswith("sweep")})
+def figures_by_name(kind: str):
+    """In a job: the figures (name -> (pdf, png)) among the rule's inputs that its param ``kind`` names."""
+    return lambda smk, name: {n: figure_outputs(smk.input)[n] for n in smk.params[kind]}
 
 
-def main(argv=None):
-    make_report(**from_command_line(argv))
+def folder(help: str, default: str) -> dict:
+    return dict(help=f"{help} (default: {default})", default=default)
 
+
+def found(folder: str, ext: str) -> list:
+    """By hand: the names of the ``<name>.<ext>`` files in ``folder``, what the workflow wrote."""
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(folder, f"*.{ext}")))
+
+
+def figures_in(folder: str, sweep: bool) -> dict:
+    """By hand: the figures in ``folder``, the sweep section's (``sweep``) or the others,
+    told apart by name (normbound.layout.sweep_figure_names)."""
+    return {n: files for n, files in files_in(folder, found(folder, "png")).items() if n.startswith("sweep") == sweep}
+
+
+SCRIPT = entry.Script(
+    __doc__, make_report,
+    table_paths=entry.Arg(by_name("tables"), folder("folder of the tables (<name>.csv)", layout.TABLES),
+                          lambda args, name, config: {n: f"{args.table_paths}/{n}.csv"
+                                                      for n in found(args.table_paths, "csv")}, flag="--tables"),
+    figures=entry.Arg(figures_by_name("figures"), folder("folder of the figures (<name>.pdf, <name>.png)", layout.FIGURES),
+                      lambda args, name, config: figures_in(args.figures, sweep=False)),
+    sweep_figures=entry.Arg(figures_by_name("sweep_figures"),
+                            by_hand=lambda args, name, config: figures_in(args.figures, sweep=True)),
+    theory=entry.Arg(by_name("theory"), folder("folder of the theory outputs", layout.THEORY),
+                     lambda args, name, config: {n: f"{args.theory}/{n}.json" for n in found(args.theory, "json")}),
+    theory_figures=entry.Arg(figures_by_name("theory_figures"),
+                             by_hand=lambda args, name, config: files_in(args.theory, found(args.theory, "png"))),
+    config=entry.param(lambda config: config),
+    cell=entry.REPORT_CELL,
+    templates=entry.Arg(lambda smk, name: smk.params.templates, folder("templates and captions", "report")),
+    benchmark_files=entry.inp("Snakemake's benchmark files (<rule>/<job>.tsv)", "benchmarks", many=True,
+                              flag="--benchmarks"),
+    # By hand, the lead's speed measurements of the working folder (rule report's input ``cost``).
+    cost_files=entry.Arg(lambda smk, name: list(smk.input.cost),
+                         by_hand=lambda args, name, config: glob.glob("benchmarks/*.json")),
+    html=entry.out("output: report.html", default=layout.REPORT_HTML),
+    tex=entry.out("output: report.tex", default=layout.REPORT_TEX),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        make_report(**from_workflow(snakemake))
-    else:
-        main()
+    SCRIPT.start(globals())

@@ -7,9 +7,7 @@ scikit-learn import, so the job takes well under a second.
 By hand:  python scripts/prepare_data.py --seed 0 --npz /tmp/seed0.npz --json /tmp/seed0.json
 """
 
-import argparse
-
-from normbound import config, data, io
+from normbound import data, entry, io
 
 
 def prepare_data(seed, dataset, label_noise, test_fraction, validation_fraction, npz, json):
@@ -24,20 +22,18 @@ def prepare_data(seed, dataset, label_noise, test_fraction, validation_fraction,
     return arrays, sidecar
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--npz", required=True, help="output arrays")
-    parser.add_argument("--json", required=True, help="output sidecar")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    prepare_data(args.seed, **config.settings_from_arguments(args, prepare_data), npz=args.npz, json=args.json)
+def run(seed, settings, npz, json):
+    prepare_data(seed, **settings, npz=npz, json=json)
 
+
+SCRIPT = entry.Script(
+    __doc__, run,
+    seed=entry.wildcard("the seed of the split, the noise and the initialisation"),
+    settings=entry.stage_settings("data"),
+    npz=entry.out("output arrays"),
+    json=entry.out("output sidecar"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        prepare_data(int(snakemake.wildcards.seed), **snakemake.params.settings,
-                     npz=snakemake.output.npz, json=snakemake.output.json)
-    else:
-        main()
+    SCRIPT.start(globals())

@@ -25,7 +25,6 @@ By hand (the default config's files):
               --svc results/baselines/noise0.04/seed0_svc.npz --out /tmp/robustness.csv
 """
 
-import argparse
 import logging
 import time
 
@@ -33,7 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import PENALTY, config, io
+from normbound import PENALTY, entry, io
+from normbound import config as study_config
 from normbound.model import output_signs
 from normbound.robust import Networks, RBFMachine, attack, global_radius, local_radius, violations
 
@@ -125,37 +125,29 @@ def robustness(data, seed, networks=None, weights=None, svc=None, *, restarts, s
     return table.assign(seed=seed)
 
 
-def run(data_path, seed, out, settings, networks_path=None, weights_path=None, svc_path=None, threads=None):
+def run(data, seed, out, settings, networks=None, weights=None, svc=None, threads=None):
     """The job, on ``threads`` torch threads (the workflow's rule: one; small matrix
     products, so two jobs share two cores better than one job spinning on both)."""
     if threads:
         torch.set_num_threads(threads)
     load = lambda path: dict(np.load(path)) if path else None  # noqa: E731
-    networks = pd.read_csv(networks_path) if networks_path else None
-    table = robustness(load(data_path), seed, networks, load(weights_path), load(svc_path), **settings)
+    table = robustness(load(data), seed, pd.read_csv(networks) if networks else None, load(weights), load(svc),
+                       **settings)
     io.write_csv(table, out)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
-    parser.add_argument("--networks", help="networks.csv from train_networks.py (with --weights)")
-    parser.add_argument("--weights", help="weights.npz from train_networks.py")
-    parser.add_argument("--svc", help="svc.npz from train_baselines.py")
-    parser.add_argument("--out", required=True, help="output CSV")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    attack_settings = config.load_config(args.config, args.schema)["robustness"]
-    settings = {key: attack_settings[key] for key in ("restarts", "steps")}
-    run(args.data, args.seed, args.out, settings, args.networks, args.weights, args.svc)
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    seed=entry.wildcard("the seed of the data and of the attack's starts"),
+    data=entry.inp("arrays from prepare_data.py"),
+    networks=entry.inp("networks.csv from train_networks.py (with --weights)", optional=True),
+    weights=entry.inp("weights.npz from train_networks.py", optional=True),
+    svc=entry.inp("svc.npz from train_baselines.py", optional=True),
+    out=entry.out("output CSV", 0),
+    settings=entry.param(study_config.attack_settings),
+    threads=entry.threads(None, "torch threads (default: torch's)"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        inp = snakemake.input
-        run(inp.data, int(snakemake.wildcards.seed), snakemake.output[0], snakemake.params.settings,
-            inp.get("networks"), inp.get("weights"), inp.get("svc"), snakemake.threads)
-    else:
-        main()
+    SCRIPT.start(globals())

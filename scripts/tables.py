@@ -5,7 +5,8 @@
   standard deviation, n and a 95 % percentile bootstrap interval over seeds. A norm is
   not averaged over networks trained with different λ: where the seeds chose different
   λ, the model's row keeps the accuracies (the selection procedure's) and every chosen λ
-  gets a row of its own (``per_lambda``) with the seeds that chose it.
+  gets a row of its own (``per_lambda``) with the seeds that chose it. ``lams``: each row's
+  λ with its number of seeds (:func:`chosen_lambdas`), which the report prints.
 - ``comparison_notebook.csv``: the same at the notebook's λ, with the notebook's printed
   value beside each cell (its Grad beside ``grad_notebook``, which repeats its computation);
   the comparators, which the notebook did not have, have no row in it.
@@ -40,16 +41,17 @@ By hand:  python scripts/tables.py --metrics results/metrics.csv --selection res
               --out comparison_notebook=/tmp/comparison_notebook.csv
 """
 
-import argparse
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, config, findings, io, layout
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, entry, findings, io, layout
+from normbound import config as study_config
 from normbound.summary import (CERTIFICATES, PAIRS, ROBUST_MEASURES, TAIL_FRACTION, comparison_rows, holm, in_cell, paired_difference,
-                               robust_accuracy, summary_by, sweep_summary, trained, usable,
+                               robust_accuracy, summary_by, sweep_summary, ties, trained, usable,
                                usable_points, seed_accuracy)
 from normbound.summary import COMPARATOR_PAIRS, NOTEBOOK_PAIRS
 
@@ -66,15 +68,13 @@ NOTEBOOK_COLUMN = {"train_acc": "train_acc", "test_acc": "test_acc", "grad_noteb
 EXCESS_THRESHOLD = 0.02
 
 
-def lambda_summary(lams: pd.Series) -> str:
-    """The λ values of a table row: one value, or each value with its number of seeds."""
-    counts = lams.dropna().value_counts().sort_index()
-    if len(counts) <= 1:
-        return "" if counts.empty else f"{counts.index[0]:g}"
-    return ", ".join(f"{lam:g} ({count}×)" for lam, count in counts.items())
+def chosen_lambdas(lams: pd.Series) -> str:
+    """The λ of a table row's networks (one per seed): a JSON list of ``[λ, seeds]``, the
+    smallest λ first, empty for a model without λ; the report's views print it."""
+    return json.dumps([[float(lam), int(count)] for lam, count in lams.dropna().value_counts().sort_index().items()])
 
 
-COMPARISON_COLUMNS = ["row", "model", "label", "lam", "per_lambda", "n_diverged", "n_unconverged", "metric", "n", "mean",
+COMPARISON_COLUMNS = ["row", "model", "label", "lams", "per_lambda", "n_diverged", "n_unconverged", "metric", "n", "mean",
                       "std", "ci_low", "ci_high", "notebook"]
 # The metrics that estimate a generalisation quantity, which get the corrected interval;
 # the others (Grad, the norms) are shown with their spread over seeds only.
@@ -97,22 +97,22 @@ def comparison_table(metrics: pd.DataFrame, chosen: bool, test_over_train: float
                                             if r["phase"] == "after" for m, c in NOTEBOOK_COLUMN.items()}
     parts = []
 
-    def add(part, lam, per_lambda):
+    def add(part, per_lambda):
         estimates = [m for m in METRICS if m in ESTIMATES]
         table = pd.concat([summary_by(part, ["model"], estimates, test_over_train),
                            summary_by(part, ["model"], [m for m in METRICS if m not in ESTIMATES])])
         table = table.set_index("metric").loc[list(METRICS)].reset_index()
         table["notebook"] = [printed.get((m, metric), math.nan) for m, metric in zip(table["model"], table["metric"])]
-        parts.append(table.assign(row=len(parts), lam=lam, per_lambda=per_lambda,
+        parts.append(table.assign(row=len(parts), lams=chosen_lambdas(part["lam"]), per_lambda=per_lambda,
                                   n_diverged=int(part["diverged"].sum()), n_unconverged=int(part["unconverged"].sum())))
 
     for model in (m for m in MODELS if m in set(rows["model"])):
         mine = rows[rows["model"] == model]
         several = mine["lam"].nunique() > 1
-        add(mine.assign(**{m: math.nan for m in PER_LAMBDA}) if several else mine, lambda_summary(mine["lam"]), False)
+        add(mine.assign(**{m: math.nan for m in PER_LAMBDA}) if several else mine, False)
         if several:
-            for lam, part in mine.groupby("lam"):
-                add(part, f"{lam:g}", True)
+            for _, part in mine.groupby("lam"):
+                add(part, True)
     if not parts:  # comparators alone have no row at the notebook's λ
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     table = pd.concat(parts, ignore_index=True)
@@ -201,13 +201,12 @@ def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_t
     kfold = "holdout_selected" in selection
     for model in (m for m in PENALTY if m in set(selection["model"])):
         mine = selection[(selection["model"] == model) & ~selection["diverged"].astype(bool)]
-        ties = dict(selections=int(mine["selected"].astype(bool).sum()),
-                    **tie_counts(mine, "val_acc", "val_loss", "selected"))
+        choices = dict(selections=int(mine["selected"].astype(bool).sum()),
+                    **tie_counts(mine, "val_acc", "val_loss"))
         compared = dict(holdout_tied_accuracy=math.nan, kfold_changed=math.nan,
                         **{f"kfold_{k}": math.nan for k in ("n", "mean", "ci_low", "ci_high")})
         if kfold:
-            compared["holdout_tied_accuracy"] = tie_counts(mine, "holdout_val_acc", "holdout_val_loss",
-                                                           "holdout_selected")["tied_accuracy"]
+            compared["holdout_tied_accuracy"] = tie_counts(mine, "holdout_val_acc", "holdout_val_loss")["tied_accuracy"]
             accuracy = test[test["model"] == model].set_index(["seed", "lam"])["test_acc"]
             lam = {c: mine[mine[c].astype(bool)].set_index("seed")["lam"] for c in ("selected", "holdout_selected")}
             both = lam["selected"].index.intersection(lam["holdout_selected"].index)
@@ -223,7 +222,7 @@ def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_t
         lam = notebook.iloc[0] if len(notebook) else math.nan
         at_notebook = mine_test[mine_test["lam"] == lam]
         seed0 = mine_test[mine_test["seed"] == 0].set_index("lam")["test_acc"]
-        rows.append(dict(model=model, label=LABELS[model], **ties, grid=len(mean_test),
+        rows.append(dict(model=model, label=LABELS[model], **choices, grid=len(mean_test),
                          best_test_lam=mean_test.idxmax() if len(mean_test) else math.nan,
                          notebook_lam=lam, notebook_rank=ranks.get(lam, math.nan),
                          best_minus_notebook=mean_test.max() - mean_test.get(lam, math.nan) if len(mean_test) else math.nan,
@@ -238,15 +237,14 @@ def lambda_selection(metrics: pd.DataFrame, selection: pd.DataFrame, test_over_t
                                        "kfold_changed", "kfold_n", "kfold_mean", "kfold_ci_low", "kfold_ci_high"])
 
 
-def tie_counts(selection: pd.DataFrame, accuracy: str, loss: str, selected: str) -> dict:
-    """Of one penalty's choices (one per seed): how many were ties in ``accuracy``, and how
-    many ties in ``loss`` as well."""
+def tie_counts(selection: pd.DataFrame, accuracy: str, loss: str) -> dict:
+    """Of one penalty's choices (one per seed, diverged networks left out): how many were
+    ties in ``accuracy``, and how many ties in ``loss`` as well (:func:`normbound.summary.ties`)."""
     counts = dict(tied_accuracy=0, tied_loss=0)
     for _, runs in selection.groupby("seed"):
-        best = runs[runs[accuracy] == runs[accuracy].max()]
-        chosen = runs[runs[selected].astype(bool)]
-        counts["tied_accuracy"] += len(best) > 1
-        counts["tied_loss"] += int((best[loss] == chosen[loss].min()).sum() > 1)
+        tied = ties(runs, accuracy, loss)
+        counts["tied_accuracy"] += int(tied["accuracy"].sum() > 1)
+        counts["tied_loss"] += int(tied["loss"].sum() > 1)
     return counts
 
 
@@ -329,14 +327,14 @@ def in_study_order(table: pd.DataFrame) -> pd.DataFrame:
 def robustness_table(points: pd.DataFrame, epsilons, test_over_train: float) -> pd.DataFrame:
     """Per model and ε of ``epsilons``: robust accuracy under each certificate and the
     attack (:func:`normbound.summary.robust_accuracy`), summarised over seeds with the
-    corrected interval; ``lam``: the λ the seeds chose, for the penalised models. Measures
+    corrected interval; ``lams``: the λ the seeds chose (:func:`chosen_lambdas`). Measures
     a model does not have are left out."""
     accuracy = robust_accuracy(points, epsilons)
     table = summary_by(accuracy, ["model", "epsilon"], list(ROBUST_MEASURES.values()), test_over_train)
-    lams = {model: lambda_summary(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")
+    lams = {model: chosen_lambdas(part.groupby("seed")["lam"].first()) for model, part in points.groupby("model")
             if model in PENALTY}
-    table = in_study_order(table[table["n"] > 0]).assign(lam=lambda t: t["model"].map(lams))
-    return table[["model", "label", "lam", "epsilon", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
+    table = in_study_order(table[table["n"] > 0]).assign(lams=lambda t: t["model"].map(lams).fillna("[]"))
+    return table[["model", "label", "lams", "epsilon", "metric", "n", "mean", "std", "ci_low", "ci_high"]]
 
 
 # The robust accuracies compared between models: by each model's own tightest certificate
@@ -465,8 +463,8 @@ def load_reference(path: str) -> dict:
 def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataFrame, robustness: pd.DataFrame,
                 config: dict, reference: dict, cell: dict) -> dict:
     """Every table of the report, by output name: the sweep's of every cell, the others
-    of ``cell``. ``config``: the study's config as ``cell`` sees it, or at least its keys
-    that ``reference["settings"]`` names (``test_fraction`` among them) and ``robustness``."""
+    of ``cell``. ``config``: :func:`normbound.config.table_settings`, the config's keys that
+    ``reference["settings"]`` names (``test_fraction`` among them) and the table's ε."""
     # One split's test and training sizes, as the corrected t needs them.
     test_over_train = config["test_fraction"] / (1 - config["test_fraction"])
     sweep = sweep_summary(metrics)
@@ -494,11 +492,11 @@ def make_tables(metrics: pd.DataFrame, selection: pd.DataFrame, curves: pd.DataF
     return tables
 
 
-def run(metrics_path: str, selection_path: str, curves_path: str, robustness_path: str, settings: dict, outputs: dict,
-        reference_path: str, cell: dict) -> None:
+def run(metrics: str, selection: str, curves: str, robustness: str, reference: str, settings: dict, cell: dict,
+        outputs: dict) -> None:
     """Write each table that ``outputs`` names (name -> path)."""
-    tables = make_tables(pd.read_csv(metrics_path), pd.read_csv(selection_path), pd.read_csv(curves_path),
-                         pd.read_csv(robustness_path), settings, load_reference(reference_path), cell)
+    tables = make_tables(pd.read_csv(metrics), pd.read_csv(selection), pd.read_csv(curves), pd.read_csv(robustness),
+                         settings, load_reference(reference), cell)
     unknown = sorted(set(outputs) - set(tables))
     if unknown:
         raise KeyError(f"no table named {', '.join(unknown)} (known: {', '.join(tables)})")
@@ -506,26 +504,22 @@ def run(metrics_path: str, selection_path: str, curves_path: str, robustness_pat
         io.write_csv(tables[name], path)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metrics", required=True, help=layout.METRICS)
-    parser.add_argument("--selection", required=True, help=layout.SELECTION)
-    parser.add_argument("--curves", required=True, help=layout.CURVES)
-    parser.add_argument("--robustness", required=True, help=layout.ROBUSTNESS)
-    parser.add_argument("--reference", default="report/notebook_reference.yaml", help="the notebook's printed values")
-    parser.add_argument("--out", required=True, nargs="+", metavar="NAME=PATH", help="tables to write")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    study = config.load_config(args.config, args.schema)
-    run(args.metrics, args.selection, args.curves, args.robustness, config.cell_config(study),
-        dict(item.split("=", 1) for item in args.out), args.reference, config.cells(study)[0])
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    **{name: entry.inp(f"the study's {name}.csv", default=path)
+       for name, path in (("metrics", layout.METRICS), ("selection", layout.SELECTION), ("curves", layout.CURVES),
+                          ("robustness", layout.ROBUSTNESS))},
+    reference=entry.inp("the notebook's printed values and settings", default="report/notebook_reference.yaml"),
+    # By hand, the settings that the --reference file names.
+    settings=entry.Arg(lambda smk, name: smk.params.settings,
+                       by_hand=lambda args, name, config: study_config.table_settings(
+                           config, load_reference(args.reference)["settings"]), reads_config=True),
+    cell=entry.REPORT_CELL,
+    outputs=entry.Arg(lambda smk, name: dict(smk.output.items()),
+                      dict(required=True, nargs="+", metavar="NAME=PATH", help="tables to write"),
+                      lambda args, name, config: dict(item.split("=", 1) for item in args.outputs), flag="--out"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        inp = snakemake.input
-        run(inp.metrics, inp.selection, inp.curves, inp.robustness, snakemake.params.settings,
-            dict(snakemake.output.items()), inp.reference, snakemake.params.cell)
-    else:
-        main()
+    SCRIPT.start(globals())

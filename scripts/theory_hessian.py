@@ -15,17 +15,18 @@ the matrix is singular (a constant or collinear column, which the JSON names), w
 JSON's Infinity, which the report's json.load reads back.
 Writes a JSON of results and two figures (PDF and PNG each).
 
+The dataset is the config's (``--config`` by hand), as the workflow passes it.
+
 By hand:  python scripts/theory_hessian.py --json exercise1.json --figdir figures
 """
 
-import argparse
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from normbound import io, plots
+from normbound import entry, io, layout, plots
 from normbound.data import load_dataset, normalise
 from normbound.train import adam_schedule, adam_update
 
@@ -39,7 +40,8 @@ SIGMA = 1.5  # not 1, so a formula that drops σ² would show
 OPT_RATIOS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0)
 OPT_DIM, OPT_SIZE, OPT_TOL, OPT_MAX_STEPS = 10, 10_000, 1e-6, 20_000
 ADAM_LRS = tuple(10.0 ** np.arange(-3.0, 0.01, 0.5))  # Adam gets its best rate from this grid
-FIGURES = ("hessian_convergence", "optimiser_steps")  # each drawn by the function of its name
+# The report quotes the condition numbers' error apart for d up to this, where d/n stays small.
+SMALL_D = 10
 
 
 def draw_data(n, d, ratio, sigma, seed):
@@ -131,9 +133,6 @@ def hessian_row(n, d, ratio, sigma, seed):
         condition_joint=kappa_joint, condition_joint_theory=kappa_joint_true,
         condition_joint_rel_error=abs(kappa_joint - kappa_joint_true) / kappa_joint_true,
         joint_autograd_vs_moment=float((H_joint - second_moment(with_bias(X))).abs().max()),
-        closed_form_eigs_ok=bool(torch.allclose(torch.linalg.eigvalsh(H_true)[[0, -1]],
-                                                torch.tensor([sigma**2, sigma**2 + float(mu @ mu)],
-                                                             dtype=torch.float64))),
     )
 
 
@@ -245,24 +244,20 @@ def feature_names(source, target):
     return [str(column) for column in pd.read_csv(source, nrows=0).columns if column != target]
 
 
-def summarise(rows, optimiser, dataset):
-    """The numbers the report quotes, each computed from the tables here."""
+def summarise(rows):
+    """The numbers the report quotes, each computed from the grid's rows."""
     sizes = sorted({r["n"] for r in rows})
     largest = [r for r in rows if r["n"] == sizes[-1]]
     by_n = {n: max(r["hessian_rel_error"] for r in rows if r["n"] == n) for n in sizes}
     return dict(
         max_autograd_vs_moment=max(max(r["autograd_vs_moment"], r["joint_autograd_vs_moment"]) for r in rows),
-        closed_form_eigs_ok=all(r["closed_form_eigs_ok"] for r in rows),
         largest_n=sizes[-1],
         max_condition_rel_error_largest_n=max(r["condition_rel_error"] for r in largest),
-        max_condition_rel_error_largest_n_small_d=max(r["condition_rel_error"] for r in largest if r["d"] <= 10),
+        max_condition_rel_error_largest_n_small_d=max(r["condition_rel_error"] for r in largest if r["d"] <= SMALL_D),
         max_condition_joint_rel_error_largest_n_small_d=max(r["condition_joint_rel_error"] for r in largest
-                                                            if r["d"] <= 10),
+                                                            if r["d"] <= SMALL_D),
         max_hessian_rel_error_by_n={str(n): e for n, e in by_n.items()},
         error_decay_per_decade=float(np.mean([by_n[a] / by_n[b] for a, b in zip(sizes, sizes[1:])])),
-        gd_steps_min=min(r["gd_steps"] for r in optimiser),
-        gd_steps_max=max(r["gd_steps"] for r in optimiser),
-        dataset_raw=dataset["raw"], dataset_standardised=dataset["standardised"],
     )
 
 
@@ -340,44 +335,36 @@ def exercise1(X, names, source, seed=0, ratios=RATIOS, dims=DIMS, sizes=SIZES, o
     return dict(
         settings=dict(ratios=ratios, dims=dims, sizes=sizes, sigma=SIGMA, seed=seed, opt_ratios=opt_ratios,
                       opt_dim=OPT_DIM, opt_size=OPT_SIZE, opt_tol=OPT_TOL, opt_max_steps=OPT_MAX_STEPS,
-                      adam_lrs=list(ADAM_LRS), dataset=source),
-        summary=summarise(rows, optimiser, dataset),
+                      adam_lrs=list(ADAM_LRS), small_d=SMALL_D, dataset=source),
+        summary=summarise(rows),
         grid=rows, optimiser=optimiser, dataset_conditioning=dataset,
     )
 
 
-def theory_hessian(dataset_source, dataset_target, json_path, figures, seed=0, threads=1):
-    """Run every measurement of exercise 1; write ``json_path`` and ``figures``
-    (name -> (pdf, png))."""
+def theory_hessian(dataset, json, figures, seed=0, threads=1):
+    """Run every measurement of exercise 1 with the config's ``dataset``; write ``json``
+    and ``figures`` (name -> (pdf, png))."""
     # The matrices are at most 30 x 30: thread start-up would cost more than it saves
     # (a batched 10 x 10 product measured 16 µs on one thread, 1.6 ms on two).
     torch.set_num_threads(threads)
-    X, _ = load_dataset(dataset_source, dataset_target)
-    result = exercise1(X, feature_names(dataset_source, dataset_target), dataset_source, seed)
+    X, _ = load_dataset(dataset["source"], dataset["target"])
+    result = exercise1(X, feature_names(dataset["source"], dataset["target"]), dataset["source"], seed)
     plots.draw({"hessian_convergence": lambda: hessian_convergence(result["grid"]),
                 "optimiser_steps": lambda: optimiser_steps(result["optimiser"], result["dataset_conditioning"])},
                figures)
-    io.write_json(json_path, result)
+    io.write_json(json, result)
     return result
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", required=True, help="output: results as JSON")
-    parser.add_argument("--figdir", required=True, help="output folder for the figures")
-    parser.add_argument("--dataset", default="breast_cancer", help="dataset source (default: breast_cancer)")
-    parser.add_argument("--target", default="target", help="CSV target column (default: target)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
-    args = parser.parse_args(argv)
-    io.setup_logging()
-    figures = plots.files_in(args.figdir, FIGURES)
-    theory_hessian(args.dataset, args.target, args.json, figures, args.seed)
-
+SCRIPT = entry.Script(
+    __doc__, theory_hessian,
+    dataset=entry.param(lambda config: config["dataset"]),
+    json=entry.out("output: results as JSON"),
+    figures=entry.figure_outputs(layout.THEORY_FIGURE_NAMES["theory_hessian"]),
+    seed=entry.option("seed of the random draws (default: 0)", type=int, default=0),
+    threads=entry.threads(1, "torch threads (default: 1)"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        theory_hessian(snakemake.params.dataset["source"], snakemake.params.dataset["target"],
-                       snakemake.output.json, plots.outputs(snakemake.output), threads=snakemake.threads)
-    else:
-        main()
+    SCRIPT.start(globals())

@@ -11,13 +11,11 @@ By hand:  python scripts/train_baselines.py --seed 0 --data results/data/noise0.
               --out /tmp/baselines.csv --svc /tmp/svc.npz
 """
 
-import argparse
-
 import numpy as np
 import pandas as pd
 from sklearn import ensemble, svm
 
-from normbound import BASELINES, config, io
+from normbound import BASELINES, entry, io
 
 CLASSIFIERS = {
     "rf": lambda seed: ensemble.RandomForestClassifier(random_state=seed),
@@ -54,31 +52,25 @@ def svc_arrays(svc) -> dict:
                 intercept=np.float64(svc.intercept_[0]))
 
 
-def run(data_path, seed, out, settings, svc_path=None):
-    """Write the table, and the SVC's arrays to ``svc_path`` when the SVC was trained."""
-    with np.load(data_path) as arrays:
-        data = dict(arrays)
-    fitted = fit(data, seed, **settings)
-    io.write_csv(scores(fitted, data, seed), out)
-    if svc_path:
-        io.write_npz(svc_path, svc_arrays(fitted["svc"]))
+def run(data, seed, out, settings, svc=None):
+    """Write the table, and the SVC's arrays to ``svc`` when the SVC was trained."""
+    with np.load(data) as npz:
+        arrays = dict(npz)
+    fitted = fit(arrays, seed, **settings)
+    io.write_csv(scores(fitted, arrays, seed), out)
+    if svc:
+        io.write_npz(svc, svc_arrays(fitted["svc"]))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
-    parser.add_argument("--out", required=True, help="output CSV")
-    parser.add_argument("--svc", help="output: the SVC's arrays (.npz), when the config trains it")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    run(args.data, args.seed, args.out, config.settings_from_arguments(args, train_baselines), args.svc)
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    data=entry.inp("arrays from prepare_data.py"),
+    seed=entry.wildcard("the data's seed, and the random forest's"),
+    out=entry.out("output CSV", "table"),
+    svc=entry.out("output: the SVC's arrays (.npz), when the config trains it", optional=True),
+    settings=entry.stage_settings("baselines"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
-    if "snakemake" in globals():
-        io.setup_logging(snakemake.log[0])
-        run(snakemake.input.data, int(snakemake.wildcards.seed), snakemake.output.table, snakemake.params.settings,
-            snakemake.output.get("svc"))
-    else:
-        main()
+    SCRIPT.start(globals())

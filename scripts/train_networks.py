@@ -27,7 +27,6 @@ By hand:  python scripts/train_networks.py --seed 0 --data /tmp/seed0.npz --netw
               --validation /tmp/validation.csv --curves /tmp/curves.csv --weights /tmp/weights.npz
 """
 
-import argparse
 import logging
 import os
 
@@ -35,9 +34,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from normbound import PENALTY, config, io
+from normbound import PENALTY, entry, io
 from normbound.data import validation_parts
 from normbound.grid import Grid
+from normbound.summary import ties
 from normbound.train import NoCudaError, pick_device, train_grid
 from normbound.model import bound_violations
 
@@ -123,12 +123,11 @@ def choose_lambda(held_out: pd.DataFrame) -> pd.DataFrame:
 def select(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with ``selected`` true, per penalty, at the λ with the best validation
     accuracy among networks that did not diverge; ties go to the lower validation hinge
-    loss, then to the larger λ."""
+    loss, then to the larger λ (:func:`normbound.summary.ties`)."""
     out = scores.copy()
     out["selected"] = False
     for _, group in out[~out.diverged].groupby("model"):
-        best = group.sort_values(["val_acc", "val_loss", "lam"], ascending=[False, True, False]).index[0]
-        out.loc[best, "selected"] = True
+        out.loc[group.loc[ties(group)["loss"], "lam"].idxmax(), "selected"] = True
     return out.reset_index(drop=True)
 
 
@@ -138,51 +137,36 @@ def write_outputs(networks, validation, curves, weights, paths):
     io.write_npz(paths["weights"], weights)
 
 
-def run(data_path, seed, paths, settings, threads=None):
-    """The job: train one seed with denormals flushed to zero (see the module docstring)."""
+def run(seeds, data, settings, threads=None, **paths):
+    """The job, with denormals flushed to zero (see the module docstring): each of
+    ``seeds`` trained in turn. A seed's job has one; a cell's job (config ``training_jobs:
+    per_cell``) all of the cell's, in one process, so that they share its CUDA context and
+    compiled steps, and each seed's files are those its own job would write. ``data`` and
+    each of ``paths`` (the four outputs by name): a file per seed, in the order of ``seeds``."""
     torch.set_flush_denormal(True)
-    with np.load(data_path) as data:
-        results = train_seed(dict(data), seed, **settings, threads=threads)
-    write_outputs(*results, paths)
-
-
-def run_cell(seeds, data_paths, paths, settings, threads=None):
-    """A cell's job (config ``training_jobs: per_cell``): :func:`run` for each seed in turn,
-    in one process, so that the seeds share its CUDA context and compiled steps; every
-    seed's files are those its own job would write. ``data_paths`` and each list of
-    ``paths`` are in the order of ``seeds``."""
     for i, seed in enumerate(seeds):
-        run(data_paths[i], seed, {key: files[i] for key, files in paths.items()}, settings, threads)
+        with np.load(data[i]) as npz:
+            results = train_seed(dict(npz), seed, **settings, threads=threads)
+        write_outputs(*results, {key: files[i] for key, files in paths.items()})
 
 
-OUTPUTS = ("networks", "validation", "curves", "weights")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--data", required=True, help="arrays from prepare_data.py")
-    for name in OUTPUTS:
-        parser.add_argument(f"--{name}", required=True, help=f"output: {name}")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    config.add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    io.setup_logging()
-    run(args.data, args.seed, {name: getattr(args, name) for name in OUTPUTS},
-        config.settings_from_arguments(args, train_seed), args.threads)
-
+SCRIPT = entry.Script(
+    __doc__, run,
+    # A seed's job or a cell's (workflow/rules/train.smk): the seeds and a file of each kind per seed.
+    seeds=entry.Arg(lambda smk, name: list(smk.params.seeds),
+                    dict(help="the seeds, each its data's and its initialisation's", type=int, nargs="+", required=True),
+                    flag="--seed"),
+    data=entry.inp("arrays from prepare_data.py, one per seed", many=True),
+    **{name: entry.out(f"output: {name}, one per seed", many=True) for name in ("networks", "validation", "curves",
+                                                                               "weights")},
+    settings=entry.stage_settings("networks"),
+    threads=entry.threads(None, "torch threads (default: torch's)"),
+)
+main = SCRIPT.main
 
 if __name__ == "__main__":
     try:
-        if "snakemake" in globals():
-            io.setup_logging(snakemake.log[0])
-            # One seed's job or a cell's: the same files per seed (workflow/rules/train.smk).
-            as_list = lambda value: [value] if isinstance(value, str) else list(value)  # noqa: E731
-            run_cell(snakemake.params.seeds, as_list(snakemake.input.data),
-                     {key: as_list(value) for key, value in snakemake.output.items()}, snakemake.params.settings,
-                     snakemake.threads)
-        else:
-            main()
+        SCRIPT.start(globals())
     except NoCudaError as err:
         # A setting that does not fit the machine, not a bug: one line, no stack trace.
         logging.getLogger("normbound").error("%s", err)

@@ -157,10 +157,8 @@ def shared_theory(workdir, studies) -> None:
     rules, the session's costliest after training (Snakemake keeps outputs it finds; they
     have no metadata that could trigger a rerun). The small study and the hostile study (a
     CSV dataset) compute their own."""
-    from theory_hessian import FIGURES
-
     names = [("exercise1", "json"), ("random_families", "csv"),
-             *((figure, ext) for figure in FIGURES for ext in ("pdf", "png"))]
+             *((figure, ext) for figure in layout.THEORY_FIGURE_NAMES["theory_hessian"] for ext in ("pdf", "png"))]
     paths = [layout.fill(layout.THEORY_FILE, name=name, ext=ext) for name, ext in names]
     if studies.files("small_study", paths):
         for path in paths:

@@ -16,6 +16,7 @@ from helpers import TEMPLATES
 
 import figures
 import theory_bounds as tb
+from normbound import bounds
 import theory_hessian as th
 
 LAMS = {"frob": 0.005, "mix": 0.025}
@@ -175,7 +176,7 @@ def theory():
                                                       ("nn_frob", 0.05, "after"))])
     return dict(grid=th.hessian_grid(ratios=(0.0, 2.0), dims=(2, 3), sizes=(100, 1000)),
                 optimiser=th.optimiser_race(ratios=(0.0, 1.0)), dataset=th.dataset_conditioning(stuck),
-                random=tb.random_study(wide_count=2, widths=(2, 4), narrow_count=3), trained=trained)
+                random=bounds.random_study(wide_count=2, widths=(2, 4), narrow_count=3), trained=trained)
 
 
 THEORY_FIGURES = {"hessian_convergence": lambda t: th.hessian_convergence(t["grid"]),

@@ -77,7 +77,7 @@ def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
     nn = cell(table, "nn", "test_acc")
     assert nn["n"] == 3 and nn["ci_low"] < nn["mean"] < nn["ci_high"]
     assert math.isnan(cell(table, "nn", "mix_norm")["ci_low"])
-    assert frob["lam"] == "0.005"
+    assert views.lambda_text(frob["lams"]) == "0.005"
     assert cell(table, "rf", "test_acc")["n"] == 3 and cell(table, "rf", "grad")["n"] == 0
     assert list(dict.fromkeys(table["model"])) == ["rf", "nn", "nn_frob", "nn_mix"]
 
@@ -85,7 +85,7 @@ def test_comparison_leaves_diverged_networks_out_and_counts_them(metrics):
 def test_chosen_comparison_uses_the_selected_rows(metrics):
     table = tables.comparison_table(metrics, chosen=True, test_over_train=1.0)
     frob = cell(table, "nn_frob", "test_acc")
-    assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and frob["lam"] == "0.01"
+    assert frob["n"] == 3 and frob["mean"] == pytest.approx(0.6) and views.lambda_text(frob["lams"]) == "0.01"
     assert table["notebook"].isna().all() and not table["per_lambda"].any()
 
 
@@ -95,7 +95,10 @@ def test_chosen_comparison_never_averages_a_norm_across_lambda(metrics):
     metrics.loc[(metrics["seed"] == 2) & (metrics["model"] == "nn_frob"), "selected"] = False
     metrics.loc[len(metrics)] = {**network_rows("nn_frob", 0.02, 2, 0.8, selected=True), "mix_norm": 4.0}
     table = tables.comparison_table(metrics, chosen=True, test_over_train=1.0)
-    frob = table[table["model"] == "nn_frob"].set_index(["lam", "metric"])
+    frob = table[table["model"] == "nn_frob"]
+    # The table holds each row's λ and seed counts; the report's view prints them.
+    assert frob["lams"].iloc[0] == "[[0.01, 2], [0.02, 1]]"
+    frob = frob.assign(lam=frob["lams"].map(views.lambda_text)).set_index(["lam", "metric"])
     assert frob.loc[("0.01 (2×), 0.02 (1×)", "test_acc"), "mean"] == pytest.approx((0.5 + 0.6 + 0.8) / 3)
     # The old table averaged the norm to (2 + 2 + 4)/3 over different λ.
     assert frob.loc[("0.01 (2×), 0.02 (1×)", "mix_norm"), "n"] == 0
@@ -116,10 +119,11 @@ def test_notebook_grad_stands_beside_its_own_variant_only(metrics):
     assert cell(table, "nn", "spectral_bound")["mean"] == 2.5
 
 
-def test_lambda_summary_counts_seeds_per_value():
-    assert tables.lambda_summary(pd.Series([0.01, 0.02, 0.01])) == "0.01 (2×), 0.02 (1×)"
-    assert tables.lambda_summary(pd.Series([0.0, 0.0])) == "0"
-    assert tables.lambda_summary(pd.Series([np.nan])) == ""
+def test_chosen_lambdas_count_seeds_per_value():
+    printed = lambda lams: views.lambda_text(tables.chosen_lambdas(pd.Series(lams)))  # noqa: E731
+    assert printed([0.01, 0.02, 0.01]) == "0.01 (2×), 0.02 (1×)"
+    assert printed([0.0, 0.0]) == "0" and printed([1.0]) == "1"
+    assert printed([np.nan]) == ""
 
 
 def test_fidelity_compares_seed_zero_with_the_printed_values(metrics):

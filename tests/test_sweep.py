@@ -116,8 +116,8 @@ def test_sweep_figures_draw_each_swept_key(sweep_study):
     results = sweep_study / "results"
     config = full_config(sweep_study)
     study = figures.load_study(*(results / f"{name}.csv" for name in ("metrics", "selection", "curves", "robustness")),
-                               config["notebook_lambdas"], config["robustness"]["epsilons"],
-                               dict(zip(SWEEP_AXES, CELLS[0])), config["test_fraction"])
+                               config["robustness"]["epsilons"], dict(zip(SWEEP_AXES, CELLS[0])),
+                               config["test_fraction"])
     figures.plots.style()
     grid = figures.sweep(study)
     assert len(grid.axes) == 2 * len(figures.SWEEP_COLUMNS)  # a row per swept key

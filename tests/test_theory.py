@@ -16,11 +16,11 @@ from normbound.report import equations, markup, sections, views
 from normbound.report import theory as report_theory
 import theory_bounds as tb
 import theory_hessian as th
-from normbound import io
+from normbound import bounds, io
 from normbound.data import load_dataset
 from normbound.model import input_gradients, output_signs
 
-# The figures of each exercise (THEORY_FIGURE_NAMES in workflow/rules/common.smk).
+# The figures of each exercise (normbound.layout.THEORY_FIGURE_NAMES).
 FIGURES = {"exercise1": ("hessian_convergence", "optimiser_steps"), "exercise2": ("bound_ratios", "pattern_gap")}
 
 
@@ -137,7 +137,7 @@ def csv_dataset(kind):
 @pytest.fixture(scope="module")
 def exercise2_results():
     """Exercise 2 on a few random networks per family and no trained ones (a study of baselines)."""
-    return tb.exercise2(tb.random_study(wide_count=1, widths=(2,), narrow_count=2), tb.trained_study([], [], []))
+    return tb.exercise2(bounds.random_study(wide_count=1, widths=(2,), narrow_count=2), tb.trained_study([], [], []))
 
 
 @pytest.mark.parametrize("kind", ["constant_column", "near_duplicate", "tiny_class"])
@@ -177,15 +177,15 @@ def test_theory_section_renders_any_dataset(kind, tmp_path, exercise2_results):
 
 
 # --------------------------------------------------------------------------- exercise 2
-@pytest.mark.parametrize("family", list(tb.FAMILIES))
+@pytest.mark.parametrize("family", list(bounds.FAMILIES))
 @pytest.mark.parametrize("hidden", [6, 40])
 def test_bound_chain_holds_on_every_family(family, hidden):
     gen = torch.Generator().manual_seed(hidden)
-    W = tb.random_weights(family, 20, hidden, 8, gen)
-    b = tb.random_biases(W, gen)
+    W = bounds.random_weights(family, 20, hidden, 8, gen)
+    b = bounds.random_biases(W, gen)
     X = torch.randn(300, 8, generator=gen, dtype=torch.float64)
-    m = tb.measure_random(W, b, X, gen, exact=hidden <= 8)
-    assert tb.chain_violations(m) == []
+    m = bounds.measure_random(W, b, X, gen, exact=hidden <= 8)
+    assert bounds.chain_violations(m) == []
     assert (m["grad"] <= m["grad_max"]).all() and (m["grad_max"] <= m["mix_norm"] * (1 + 1e-9)).all()
     assert (m["mix_norm"] <= m["frob_bound"] * (1 + 1e-9)).all()
     if family == "equal_inputs":  # Cauchy–Schwarz is an equality for equal magnitudes
@@ -198,7 +198,7 @@ def test_chain_violations_reports_a_broken_link():
     m = dict(grad=np.array([1.0]), grad_max=np.array([2.0]), pattern_max=np.array([1.5]),
              pattern_search=np.array([1.5]), mix_norm=np.array([3.0]), frob_bound=np.array([4.0]),
              spectral_bound=np.array([3.5]))
-    assert len(tb.chain_violations(m)) == 1 and "grad_max" in tb.chain_violations(m)[0]
+    assert len(bounds.chain_violations(m)) == 1 and "grad_max" in bounds.chain_violations(m)[0]
 
 
 def brute_force_pattern_max(w, s):
@@ -213,10 +213,10 @@ def test_enumeration_agrees_with_an_explicit_loop():
     gen = torch.Generator().manual_seed(7)
     W = torch.randn(5, 6, 3, generator=gen, dtype=torch.float64)
     s = output_signs(6, torch.float64)
-    exact = tb.pattern_max(W, s)
+    exact = bounds.pattern_max(W, s)
     np.testing.assert_allclose(exact.numpy(), [brute_force_pattern_max(w, s) for w in W], rtol=1e-12)
     # The ascent is a lower bound and, on so small a network, finds the maximum.
-    search = tb.pattern_search(W, s, gen)
+    search = bounds.pattern_search(W, s, gen)
     assert (search <= exact * (1 + 1e-12)).all()
     np.testing.assert_allclose(search.numpy(), exact.numpy(), rtol=1e-12)
 
@@ -231,12 +231,12 @@ def test_enumeration_equals_the_largest_gradient_over_dense_inputs():
     vertex = torch.linalg.solve(W[0], -b[0])
     X = vertex + torch.randn(200_000, 3, generator=gen, dtype=torch.float64)
     sampled = input_gradients(W, b, s, X).norm(dim=-1).max()
-    assert float(sampled) == pytest.approx(float(tb.pattern_max(W, s)[0]), rel=1e-12)
+    assert float(sampled) == pytest.approx(float(bounds.pattern_max(W, s)[0]), rel=1e-12)
     # Wider than the input (h = 6 > d = 2): some patterns are unreachable; enumeration still bounds.
     W, b = torch.randn(1, 6, 2, generator=gen, dtype=torch.float64), torch.randn(1, 6, generator=gen, dtype=torch.float64)
     s = output_signs(6, torch.float64)
     X = 5 * torch.randn(200_000, 2, generator=gen, dtype=torch.float64)
-    assert float(input_gradients(W, b, s, X).norm(dim=-1).max()) <= float(tb.pattern_max(W, s)[0]) * (1 + 1e-12)
+    assert float(input_gradients(W, b, s, X).norm(dim=-1).max()) <= float(bounds.pattern_max(W, s)[0]) * (1 + 1e-12)
 
 
 # --------------------------------------------------------------------------- scripts and report

@@ -30,3 +30,9 @@ PENALTY = {p.model: p.key for p in PENALTIES.values()}
 SWEEP_AXES = ("label_noise", "hidden", "steps")
 # Names a reader sees, as the notebook prints them (the other penalties' in the same style).
 LABELS = {"rf": "RForest", "svc": "SVC", "nn": "NN", **{model: p.label for model, p in by_model().items()}}
+
+
+def lam_text(lam) -> str:
+    """λ as every table, figure and sentence prints it: the shortest general format, so
+    that λ = 1 reads "1" everywhere (never "1.0"), 5e-05 as Python writes it."""
+    return f"{float(lam):g}"

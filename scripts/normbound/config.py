@@ -9,7 +9,6 @@ checked where training runs (:func:`normbound.train.pick_device`), not here.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 import os
@@ -172,7 +171,7 @@ def cell_config(config: dict, cell: dict | None = None) -> dict:
     """``config`` as one cell sees it: each sweep axis set to ``cell``'s value. Without
     ``cell``, the first cell: the one the report's single-cell sections show, and what a
     script run by hand on a sweep's config uses (a config of single values is unchanged)."""
-    return {**config, **(cell or cells(config)[0])}
+    return {**config, **(cell or report_cell(config))}
 
 
 def check(config: dict, schema_path: str) -> dict:
@@ -201,11 +200,40 @@ def load_config(path: str, schema_path: str) -> dict:
         raise SystemExit(f"{path}: {err}") from None
 
 
-def settings_for(config: dict, function) -> dict:
-    """The config keys that ``function`` takes as parameters: what a script run by hand
-    passes on, as the workflow's ``params`` do; a sweep's first cell (:func:`cell_config`)."""
-    config = cell_config(config)
-    return {key: config[key] for key in inspect.signature(function).parameters if key in config}
+def report_cell(config: dict) -> dict:
+    """The cell that the report's single-cell sections show, and that a script run by hand
+    on a sweep's config reads: the first (each swept key's first value)."""
+    return cells(config)[0]
+
+
+# The config keys each stage reads: a rule's params (workflow/rules/common.smk), so that
+# changing a key reruns exactly the stages that read it; by hand, the same keys.
+STAGE_KEYS = {
+    "data": ("dataset", "label_noise", "test_fraction", "validation_fraction"),
+    "baselines": ("models",),
+    "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
+                 "device", "batch_size", "compile", "validation_folds"),
+}
+# The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
+ATTACK_KEYS = ("restarts", "steps")
+
+
+def stage_settings(config: dict, stage: str, cell: dict) -> dict:
+    """The part of the config that ``stage`` reads, each sweep axis at ``cell``'s value
+    (a job's cell; by hand, :func:`report_cell`)."""
+    return {key: cell[key] if key in SWEEP_AXES else config[key] for key in STAGE_KEYS[stage]}
+
+
+def attack_settings(config: dict) -> dict:
+    return {key: config["robustness"][key] for key in ATTACK_KEYS}
+
+
+def table_settings(config: dict, notebook_settings: dict) -> dict:
+    """The config keys the tables read: those that the notebook's settings name
+    (report/notebook_reference.yaml), at the report's cell, and the robustness table's ε."""
+    at_cell = cell_config(config, report_cell(config))
+    return {**{key: at_cell[key] for key in notebook_settings},
+            "robustness": {"table_epsilons": config["robustness"]["table_epsilons"]}}
 
 
 # The schema's place in the repository, found from this package's own, so that a script
@@ -218,8 +246,3 @@ def add_config_arguments(parser) -> None:
     """``--config`` and ``--schema`` for a script run by hand."""
     parser.add_argument("--config", default="config.yaml", help="study config (default: config.yaml)")
     parser.add_argument("--schema", default=DEFAULT_SCHEMA, help=f"config schema (default: {DEFAULT_SCHEMA})")
-
-
-def settings_from_arguments(args, function) -> dict:
-    """The checked config's keys that ``function`` takes (see :func:`settings_for`)."""
-    return settings_for(load_config(args.config, args.schema), function)

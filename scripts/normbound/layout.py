@@ -48,8 +48,14 @@ TABLES = f"{RESULTS}/tables"
 TABLE = f"{TABLES}/{{name}}.csv"
 FIGURES = f"{RESULTS}/figures"
 FIGURE = f"{FIGURES}/{{name}}.{{ext}}"
+# The FIGUREs of the report, each drawn by the function of its name in scripts/figures.py.
+FIGURE_NAMES = ("paired_differences", "accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after",
+                "training_curves", "lambda_chosen", "robustness_curves")
 THEORY = f"{RESULTS}/theory"
 THEORY_FILE = f"{THEORY}/{{name}}.{{ext}}"
+# The figures among the THEORY_FILEs, by the rule that draws them (each by the function of its name).
+THEORY_FIGURE_NAMES = {"theory_hessian": ("hessian_convergence", "optimiser_steps"),
+                       "theory_bounds": ("bound_ratios", "pattern_gap")}
 REPORT = f"{RESULTS}/report"
 REPORT_HTML = f"{REPORT}/report.html"
 REPORT_TEX = f"{REPORT}/report.tex"
@@ -97,6 +103,13 @@ def parse(pattern: str, path: str) -> dict | None:
     regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
     match = re.fullmatch(regex, path)
     return match.groupdict() if match else None
+
+
+def sweep_figure_names(swept: list) -> list:
+    """The sweep section's FIGUREs where sweep axes ``swept`` have several values (names
+    that start with "sweep": a report rendered by hand tells them by that); the width
+    ratio where h is swept."""
+    return (["sweep"] + (["sweep_width_ratio"] if "hidden" in swept else [])) if swept else []
 
 
 def cell_folder(cell: dict) -> str:

@@ -163,6 +163,15 @@ def usable_points(points: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     return points[marked["_bad"].isna().to_numpy()]
 
 
+def ties(runs: pd.DataFrame, accuracy: str = "val_acc", loss: str = "val_loss") -> pd.DataFrame:
+    """The selection rule's ties among one seed's networks of one penalty, one per λ, none
+    diverged: per row, ``accuracy``: it has the best validation accuracy (column
+    ``accuracy``); ``loss``: it has that and the lowest validation hinge loss among those
+    (column ``loss``). λ is chosen among the latter, the largest (the simpler network)."""
+    best = runs[accuracy] == runs[accuracy].max()
+    return pd.DataFrame({"accuracy": best, "loss": best & (runs[loss] == runs.loc[best, loss].min())})
+
+
 def in_cell(frame: pd.DataFrame, cell: dict) -> pd.DataFrame:
     """The rows of ``frame`` (a results table with the sweep columns) in ``cell``
     (``{axis: value}``); values compare exactly, as written from the config and read back."""

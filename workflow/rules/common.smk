@@ -10,9 +10,10 @@ import yaml
 from snakemake.logging import logger
 
 sys.path.insert(0, os.path.join(workflow.basedir, "..", "scripts"))
-from normbound import BASELINES, NETWORKS, PENALTY, SWEEP_AXES, layout  # noqa: E402
+from normbound import BASELINES, NETWORKS, SWEEP_AXES, layout  # noqa: E402
 from normbound.report.sections import TABLES as REPORT_TABLES  # noqa: E402
-from normbound.config import ConfigError, axis_values, cell_config, cells, check, swept  # noqa: E402
+from normbound.config import (ConfigError, attack_settings, axis_values, cells, check, report_cell, stage_settings,  # noqa: E402
+                              swept, table_settings)
 
 try:
     check(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
@@ -32,8 +33,8 @@ PER_CELL = config["training_jobs"] == "per_cell" or (config["training_jobs"] == 
 CELLS = cells(config)
 SWEPT = swept(config)
 # The cell that the report's single-cell sections (tables, figures, theory) show: each
-# swept key's first value (normbound.config.cell_config), so the user picks it by order.
-REPORT_CELL = CELLS[0]
+# swept key's first value, so the user picks it by order.
+REPORT_CELL = report_cell(config)
 # A wildcard's text -> the config's value, per sweep axis: rules get the value itself
 # (an int stays an int), never a number parsed back from a path.
 AXIS_VALUES = {key: {str(value): value for value in axis_values(config, key)} for key in SWEEP_AXES}
@@ -55,27 +56,11 @@ ENV = "../../environment.yml"
 # ----------------------------------------------------------------------------- names
 # The report's tables and figures; each script draws exactly the names it is given.
 TABLE_NAMES = list(REPORT_TABLES)
-FIGURE_NAMES = ["paired_differences", "accuracy_vs_lambda", "norms_vs_lambda", "bound_chain", "before_after", "training_curves",
-                "lambda_chosen", "robustness_curves"]
-# The sweep section's, when a sweep axis has several values (names start with "sweep": a
-# report rendered by hand sorts them by that); the width ratio where h is swept.
-SWEEP_FIGURE_NAMES = (["sweep"] + (["sweep_width_ratio"] if "hidden" in SWEPT else [])) if SWEPT else []
+FIGURE_NAMES = list(layout.FIGURE_NAMES)
+SWEEP_FIGURE_NAMES = layout.sweep_figure_names(SWEPT)
 SWEEP_TABLE_NAMES = ["sweep"] if SWEPT else []
-THEORY_FIGURE_NAMES = {
-    "theory_hessian": ["hessian_convergence", "optimiser_steps"],
-    "theory_bounds": ["bound_ratios", "pattern_gap"],
-}
+THEORY_FIGURE_NAMES = layout.THEORY_FIGURE_NAMES
 
-# The config keys each stage reads: a rule's params, so that changing a key reruns
-# exactly the stages that read it.
-STAGE_KEYS = {
-    "data": ("dataset", "label_noise", "test_fraction", "validation_fraction"),
-    "baselines": ("models",),
-    "networks": ("models", "hidden", "init_scale", "lr", "lr_schedule", "steps", "lambdas", "curve_every",
-                 "device", "batch_size", "compile", "validation_folds"),
-}
-# The robustness block's keys that the attack reads; its ε are the report's (tables, figures).
-ATTACK_KEYS = ("restarts", "steps")
 # The notebook's settings (report/notebook_reference.yaml): a change reruns the tables.
 with open(os.path.join(REPORT_TEMPLATES, "notebook_reference.yaml")) as _handle:
     NOTEBOOK_REFERENCE = yaml.safe_load(_handle)
@@ -93,16 +78,12 @@ wildcard_constraints:
     steps=one_of(AXIS_VALUES["steps"]),
 
 
-def settings(stage, wildcards=None):
-    """The part of the config that ``stage`` reads, each sweep axis at the job's cell's
-    value: a rule's params hold its own cell only, so a new cell leaves the others' jobs
-    as they are."""
-    return {key: AXIS_VALUES[key][wildcards[key]] if key in SWEEP_AXES else config[key] for key in STAGE_KEYS[stage]}
-
-
-def stage_settings(stage):
-    """:func:`settings` of ``stage`` as a rule's params (a function of the job's wildcards)."""
-    return lambda wildcards: settings(stage, wildcards)
+def job_settings(stage):
+    """normbound.config.stage_settings of ``stage`` as a rule's params, each sweep axis at
+    the job's cell's value (a function of its wildcards): a rule's params hold its own
+    cell only, so a new cell leaves the others' jobs as they are."""
+    return lambda wildcards: stage_settings(config, stage, {key: AXIS_VALUES[key][value]
+                                                            for key, value in wildcards.items() if key in SWEEP_AXES})
 
 
 def cell_wildcards(cell):

@@ -4,7 +4,7 @@ rule prepare_data:
         npz=layout.DATA_NPZ,
         json=layout.DATA_JSON,
     params:
-        settings=stage_settings("data"),
+        settings=job_settings("data"),
     log:
         layout.log("prepare_data", layout.DATA_JOB),
     benchmark:

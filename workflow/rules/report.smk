@@ -57,10 +57,7 @@ rule tables:
     params:
         # The config keys that the notebook's settings name, as the report's cell sees
         # them, and the table's ε: a change reruns the tables.
-        settings={
-            **{key: cell_config(config, REPORT_CELL)[key] for key in NOTEBOOK_REFERENCE["settings"]},
-            "robustness": {"table_epsilons": config["robustness"]["table_epsilons"]},
-        },
+        settings=table_settings(config, NOTEBOOK_REFERENCE["settings"]),
         cell=REPORT_CELL,
     log:
         layout.log("tables"),
@@ -85,7 +82,8 @@ rule figures:
     output:
         **captioned(FIGURE_FILES, "Figures"),
     params:
-        notebook_lambdas=config["notebook_lambdas"],
+        # No notebook λ: the figures read it from the results' notebook_lambda column,
+        # which the aggregation sets from its one param (rule aggregate).
         cell=REPORT_CELL,
         epsilons=config["robustness"]["epsilons"],
         test_fraction=config["test_fraction"],

@@ -17,7 +17,7 @@ rule robustness:
     output:
         layout.SEED_ROBUSTNESS,
     params:
-        settings={key: config["robustness"][key] for key in ATTACK_KEYS},
+        settings=attack_settings(config),
     log:
         layout.log("robustness", layout.CELL_JOB),
     benchmark:

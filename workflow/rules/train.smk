@@ -8,7 +8,7 @@ rule train_baselines:
         # The SVC's fitted parameters, for the robustness job.
         **({"svc": layout.SVC_ARRAYS} if TRAINED_SVC else {}),
     params:
-        settings=settings("baselines"),
+        settings=job_settings("baselines"),
     log:
         layout.log("train_baselines", layout.DATA_JOB),
     benchmark:
@@ -42,7 +42,7 @@ rule train_networks:
         **{key: expand(path, seed=SEEDS, allow_missing=True) if PER_CELL else path
            for key, path in TRAINING_OUTPUTS.items()},
     params:
-        settings=stage_settings("networks"),
+        settings=job_settings("networks"),
         seeds=lambda wildcards: SEEDS if PER_CELL else [int(wildcards.seed)],
     log:
         layout.log("train_networks", layout.CELL if PER_CELL else layout.CELL_JOB),
@@ -78,6 +78,8 @@ rule aggregate:
         curves=layout.CURVES,
         robustness=layout.ROBUSTNESS,
     params:
+        # The one route of the notebook's λ into the results: every table flags its rows
+        # (notebook_lambda), so the tables and figures match no floats of their own.
         notebook_lambdas=config["notebook_lambdas"],
         # The cell of each input file, in the same order.
         cells=[cell for cell, _ in CELL_SEEDS],

@@ -18,7 +18,8 @@ which the ``report_pdf`` rule compiles with latexmk.
 Every value the templates insert comes from the results and prints as itself: escaped
 by HTML autoescaping or by :func:`.escape.latex_escape`, so user text such as the title cannot
 inject markup. In the words, a value (``{{ ... }}``) is never read as markup, and inside
-``$...$`` it must be a plain number. The LaTeX layouts use delimiters that cannot clash
+``$...$`` it must be a plain number. A λ prints through the filter ``|lam``
+(:func:`normbound.lam_text`), as in the tables and figures. The LaTeX layouts use delimiters that cannot clash
 with TeX (``\\VAR{...}``, ``\\BLOCK{...}``, ``\\#{...}``); only :class:`.escape.LatexSafe`
 strings (built here, or escaped already) pass them unchanged.
 

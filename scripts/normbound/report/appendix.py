@@ -2,6 +2,8 @@
 numerics and convergence, the diverged networks, the cost, every job's time, and the
 provenance with the config."""
 
+from normbound import lam_text
+
 from .blocks import Box, Group, Heading, Listing, Prose, Row, Section, Table, Text, cell, heading, words
 from .escape import number, percent, signed
 
@@ -43,7 +45,7 @@ def numerics(ctx, drawn) -> Section:
 def diverged(ctx) -> Section:
     if not ctx["diverged"]:
         return Section("diverged", "Diverged networks", [Text("no_divergence")], appendix=True)
-    rows = [Row([cell(str(r["seed"])), cell(r["model"]), cell(str(r["lam"])), cell(r["trained_on"]),
+    rows = [Row([cell(str(r["seed"])), cell(r["model"]), cell(lam_text(r["lam"])), cell(r["trained_on"]),
                  cell(str(r["diverged_step"]))]) for r in ctx["diverged"]]
     return Section("diverged", "Diverged networks",
                    [plain("diverged-table", words("diverged_caption"), ("seed", "model", "λ", "trained on", "step"), rows,

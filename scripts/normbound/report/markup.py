@@ -19,6 +19,8 @@ from typing import Callable
 import jinja2
 import markupsafe
 
+from normbound import lam_text
+
 from ..penalties import PENALTIES
 from . import equations
 from .escape import is_finite, latex_escape, LatexSafe, number, percent, signed, tex_finalize
@@ -198,7 +200,7 @@ def words_environment(templates: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, finalize=mark_value)
     # |words: a macro's output placed in other words stays words (its values are marked already).
-    env.filters.update(num=number, signed=signed, pct=percent, sci=scientific, words=BuiltMarkup)
+    env.filters.update(num=number, signed=signed, pct=percent, sci=scientific, words=BuiltMarkup, lam=lam_text)
     env.tests["finite"] = is_finite
     # Each penalised model's words (normbound.penalties): the templates type none.
     env.globals["penalty_words"] = {p.model: dict(key=p.key, label=p.label, name=p.name, tex=p.tex, notebook=p.notebook)
@@ -236,6 +238,6 @@ def environment(fmt: str, templates: str) -> jinja2.Environment:
                                  finalize=tex_finalize, **common)
         # A layout's macro returns LaTeX whose values are escaped already: it prints with |safe.
         env.filters["safe"] = LatexSafe
-    env.filters.update(num=number, signed=signed, pct=percent)
+    env.filters.update(num=number, signed=signed, pct=percent, lam=lam_text)
     env.tests["finite"] = is_finite
     return env

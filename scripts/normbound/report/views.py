@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES, lam_text
 from normbound.penalties import PENALTIES, notebook
 from normbound import config as study_config
 from normbound import findings
@@ -14,6 +14,15 @@ FIDELITY_LINES = [("rf", "after"), ("svc", "after"), ("nn", "before"), ("nn", "a
                   *((PENALTIES[key].model, "after") for key in notebook())]
 
 
+def lambda_text(lams: str) -> str:
+    """A table row's chosen λ (``lams``, :func:`tables.chosen_lambdas`) as the report
+    prints it: its one value, or each value with its number of seeds; empty without λ."""
+    counts = json.loads(lams)
+    if len(counts) == 1:
+        return lam_text(counts[0][0])
+    return ", ".join(f"{lam_text(lam)} ({seeds}×)" for lam, seeds in counts)
+
+
 def comparison_view(table: pd.DataFrame) -> dict:
     """A comparison table (see :func:`tables.comparison_table`) as rows of cells; a row
     with ``per_lambda`` summarises the seeds that chose one λ, below its model's row."""
@@ -21,7 +30,7 @@ def comparison_view(table: pd.DataFrame) -> dict:
     for _, part in table.groupby("row", sort=False):
         first = part.iloc[0]
         cells = part.to_dict("records")
-        rows.append(dict(model=first["model"], label=first["label"], lam="" if pd.isna(first["lam"]) else str(first["lam"]),
+        rows.append(dict(model=first["model"], label=first["label"], lam=lambda_text(first["lams"]),
                          per_lambda=bool(first["per_lambda"]), n=int(part["n"].max()),
                          n_diverged=int(first["n_diverged"]), n_unconverged=int(first["n_unconverged"]), cells=cells, value={c["metric"]: c["mean"] for c in cells}))
     models = [r for r in rows if not r["per_lambda"]]
@@ -88,7 +97,7 @@ def robustness_view(table: pd.DataFrame, gap: pd.DataFrame, paired: pd.DataFrame
     models = list(dict.fromkeys(table["model"]))
     epsilons = sorted(set(table["epsilon"]))
     labels = dict(zip(table["model"], table["label"]))
-    lams = dict(zip(table["model"], table["lam"].fillna("")))
+    lams = {model: lambda_text(chosen) for model, chosen in zip(table["model"], table["lams"])}
     rows = [dict(model=m, label=labels[m], lam=lams[m], epsilon=e, first=i == 0,
                  cells={metric: cells.get((m, e, metric)) for metric in ROBUST_MEASURES.values()})
             for m in models for i, e in enumerate(epsilons)]
@@ -126,8 +135,8 @@ def read_theory(theory: dict):
 
 
 def read_tables(paths: dict) -> dict:
-    # λ as written (0.005, not 0.005000000000000001; 0, not 0.0): it is a label here.
-    return {name: pd.read_csv(path, dtype={"lam": str}) for name, path in paths.items()}
+    # λ is read as the float it was written from; normbound.lam_text prints it.
+    return {name: pd.read_csv(path) for name, path in paths.items()}
 
 
 def context(tabs: dict, config: dict, cell: dict, info: dict, cost: list, theory) -> dict:
