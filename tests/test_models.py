@@ -46,9 +46,13 @@ def outcome(workdir) -> dict:
     page = Page(os.path.join(results, "report", "report.html"))
     tex, pdf = (os.path.join(results, "report", f"report.{ext}") for ext in ("tex", "pdf"))
     with open(tex) as handle:
-        # A comparison table's row starts with the model's label and a λ cell (report.tex.j2).
-        labels = "|".join(map(re.escape, LABEL.values()))
-        tex_rows = re.findall(rf"^({labels}) & \\raggedright", handle.read(), re.M)
+        text = handle.read()
+    # The model rows of the two comparison tables: each starts with its model's label (a row
+    # per chosen λ starts with an indent, the notebook's printed run with its own label).
+    labels = "|".join(map(re.escape, LABEL.values()))
+    comparisons = [text[text.index(rf"\label{{{name}}}"):] for name in ("comparison-chosen", "comparison-notebook")]
+    tex_rows = [row for table in comparisons
+                for row in re.findall(rf"^({labels}) & ", table[:table.index(r"\end{longtable}")], re.M)]
     return dict(
         metrics=list(dict.fromkeys(metrics["model"])), phases=sorted(set(zip(metrics["model"], metrics["phase"]))),
         lams={m: sorted(part["lam"].dropna()) for m, part in metrics[metrics["phase"] == "after"].groupby("model")},
