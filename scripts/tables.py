@@ -2,7 +2,8 @@
 
 - ``comparison_chosen.csv``: the models after training, each penalised network at the λ
   chosen on validation data (the ``selected`` rows of metrics.csv), one λ per seed: mean,
-  standard deviation, n and a 95 % percentile bootstrap interval over seeds. A norm is
+  standard deviation, n and, for the accuracies, the corrected resampled t interval over
+  seeds (:func:`normbound.summary.summarise`; none from fewer than its minimum of seeds). A norm is
   not averaged over networks trained with different λ: where the seeds chose different
   λ, the model's row keeps the accuracies (the selection procedure's) and every chosen λ
   gets a row of its own (``per_lambda``) with the seeds that chose it. ``lams``: each row's
@@ -25,8 +26,8 @@
   networks are left out of every statistic; the report lists them.
 - ``robustness.csv``: robust accuracy at the config's ``robustness.table_epsilons``, per
   model (networks at the chosen λ, the SVC), for each certificate and the attack
-  (results/robustness.csv, :func:`normbound.summary.robust_accuracy`), mean and 95 %
-  bootstrap interval over seeds; ``robustness_gap.csv``: how much of the attack's distance
+  (results/robustness.csv, :func:`normbound.summary.robust_accuracy`), mean and corrected
+  interval over seeds; ``robustness_gap.csv``: how much of the attack's distance
   each certificate certifies.
 - ``sweep.csv``: every study cell's headline quantities (:func:`normbound.summary.sweep_summary`),
   for the report's sweep section.
