@@ -91,6 +91,16 @@ def penalty_panels(study: "Study", height: float):
     return fig, axes, list(zip(axes.flat, penalties))
 
 
+def labelled(fig, axes, ylabel: str, ncol: int):
+    """``fig`` with its panels' first column's y label and one legend of every panel's
+    entries (each label once) below them."""
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=ncol, frameon=False)
+    return fig
+
+
 def mark_notebook_lambda(ax, study: "Study", penalty: str) -> None:
     """The notebook's λ of ``penalty`` as a dotted line; the comparators have none."""
     if penalty not in study.notebook_lambdas:
@@ -124,11 +134,7 @@ def accuracy_vs_lambda(study: Study):
                         ms=4, mfc="white", ls="--", capsize=2.5, label=f"{LABELS[model]} train")
         mark_notebook_lambda(ax, study, penalty)
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]}: penalty λ·${PENALTIES[penalty].tex}$")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("accuracy")
-    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
-    return fig
+    return labelled(fig, axes, "accuracy", 4)
 
 
 def norms_vs_lambda(study: Study):
@@ -148,11 +154,7 @@ def norms_vs_lambda(study: Study):
         mark_notebook_lambda(ax, study, penalty)
         ax.set(xscale="log", xlabel=LAMBDA, title=f"{LABELS[model]} (thin dashed: NN without penalty)")
         plain_log(ax)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("mean ± sd over seeds")
-    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=4, frameon=False)
-    return fig
+    return labelled(fig, axes, "mean ± sd over seeds", 4)
 
 
 def bound_chain(study: Study):
@@ -431,11 +433,7 @@ def robustness_curves(study: Study):
     for ax in axes.flat[max(0, len(models) - columns):len(models)]:  # the lowest panel of each column
         ax.xaxis.set_tick_params(labelbottom=True)
         ax.set_xlabel("radius ε (L2, normalised inputs)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("robust accuracy")
-    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3, frameon=False)
-    return fig
+    return labelled(fig, axes, "robust accuracy", 3)
 
 
 FIGURES = {f.__name__: f for f in (paired_differences, accuracy_vs_lambda, norms_vs_lambda, bound_chain, before_after,
