@@ -44,7 +44,10 @@ def rule_value(smk, section: str, key, many: bool = False, optional: bool = Fals
     """The rule's ``section`` entry ``key`` (a name, or the position of an unnamed one)."""
     where = getattr(smk, section)
     value = where.get(key) if optional else where[key]
-    return list(value) if many else value
+    if not many:
+        return value
+    # A rule may give one file where another of its modes gives several (train_networks per seed or per cell).
+    return [value] if isinstance(value, str) else list(value)
 
 
 def path(section: str, help: str, key=None, *, many=False, optional=False, default=None, flag=None) -> Arg:
