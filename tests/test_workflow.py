@@ -88,7 +88,8 @@ def test_training_job_without_cuda_fails_with_the_reason(tmp_path):
     assert "device: cuda was asked for" in reason and "no CUDA device" in reason, result.stderr[-3000:]
     # A setting that does not fit the machine is not a bug: no stack trace.
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    log = (tmp_path / "results" / "logs" / "train_networks" / f"{cell_folder(TINY_CONFIG)}_seed0.log").read_text()
+    # With device: cuda a cell's seeds train in one job (training_jobs: auto), logged under the cell's name.
+    log = (tmp_path / "results" / "logs" / "train_networks" / f"{cell_folder(TINY_CONFIG)}.log").read_text()
     assert "trained" not in log and not (tmp_path / networks).exists()
     # The data job before it ran: the config was accepted, the training job failed.
     assert np.load(data_file(tmp_path / "results", 0, "npz", TINY_CONFIG))["X_train"].shape[1] == 30
