@@ -16,7 +16,7 @@ model carries and the sweep axes, written once for every script, table and templ
 penalties themselves are :mod:`normbound.penalties`' (no torch).
 """
 
-from .penalties import PENALTIES, SCHATTEN_P, by_model
+from .penalties import PENALTIES, by_model
 
 # Every model, in the order tables and figures list them: the baselines, the unpenalised
 # network, then one network model per penalty.

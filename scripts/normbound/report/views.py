@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 
-from normbound import LABELS, MODELS, NETWORKS, PENALTY, SCHATTEN_P, SWEEP_AXES, lam_text
-from normbound.penalties import PENALTIES, notebook
+from normbound import LABELS, MODELS, NETWORKS, PENALTY, SWEEP_AXES, lam_text
+from normbound.penalties import PENALTIES, SCHATTEN_P, notebook
 from normbound import config as study_config
 from normbound import findings
 from normbound.summary import CONFIDENCE, MIN_SEEDS, ROBUST_MEASURES, TAIL_FRACTION, along
